@@ -1,0 +1,123 @@
+"""The ``autograder`` command: release assignments, grade a class, validate a notebook, clean notebooks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import grading, notebooks
+from .validate import validate
+
+EPILOG = """\
+typical instructor flow (run inside the course folder):
+  autograder release                          regenerate assignments/ from source/
+  autograder grade ps1_gradient_descent --submissions path/to/submitted
+                                              autograde, write feedback, export grades/<assignment>.csv
+students:
+  autograder validate assignments/ps1_gradient_descent/ps1_gradient_descent.ipynb
+"""
+
+
+def _course(args) -> Path:
+    return Path(args.course).resolve() if args.course else grading.find_course_root()
+
+
+def cmd_release(args) -> int:
+    course = _course(args)
+    written = grading.release(course, args.assignments or None, quiet=args.quiet)
+    for path in written:
+        print(f"released {path.relative_to(course)}")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    course = _course(args)
+    rows, intake, csv_path = grading.grade(course, args.assignment, args.submissions and Path(args.submissions),
+                                           args.csv and Path(args.csv), quiet=args.quiet)
+    width = max([len(row.student) for row in rows] + [7])
+    print(f"\n{'student':<{width}}  {'score':>11}  status")
+    for row in rows:
+        score = "-" if row.score is None else f"{row.score:g} / {row.max_score:g}"
+        print(f"{row.student:<{width}}  {score:>11}  {row.status}")
+    problems = [message for messages in intake.problems.values() for message in messages]
+    if problems or intake.failures:
+        print("\nProblems (other submissions were graded):", file=sys.stderr)
+        for message in problems + intake.failures:
+            print(f"  {message}", file=sys.stderr)
+    print(f"\nGrades: {csv_path}")
+    print(f"Feedback: {course / 'feedback'}/<student>/{args.assignment}/")
+    return 1 if (problems or intake.failures) else 0
+
+
+def cmd_validate(args) -> int:
+    text, ok = validate(Path(args.notebook), timeout=args.timeout)
+    print(text)
+    return 0 if ok else 1
+
+
+def cmd_clean(args) -> int:
+    course = _course(args)
+    groups = notebooks.committed_notebooks(course)
+    for folder, paths in groups.items():
+        for path in paths:
+            notebook = notebooks.read_notebook(path)
+            notebooks.write(notebooks.clean(notebook, keep_outputs=folder == "lessons"), path)
+    problems = [p for folder, paths in groups.items() for path in paths
+                for p in notebooks.hygiene_problems(path, keep_outputs=folder == "lessons")]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"cleaned {sum(len(paths) for paths in groups.values())} notebooks")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autograder", description="Release, grade and validate the course's assignments.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--course", help="course folder holding nbgrader_config.py (default: found from here)")
+    parser.add_argument("--quiet", action="store_true", help="hide nbgrader's own log")
+    commands = parser.add_subparsers(dest="command", metavar="command", required=True)
+
+    release = commands.add_parser("release", help="regenerate the student versions in assignments/ from source/",
+                                  description="Run nbgrader generate_assignment for each assignment in source/ "
+                                              "(or the ones named) and clean the student notebooks.")
+    release.add_argument("assignments", nargs="*", help="assignment names (default: all in source/)")
+    release.set_defaults(handler=cmd_release)
+
+    grade = commands.add_parser(
+        "grade", help="autograde a folder of submissions, write feedback and a CSV of grades",
+        description="Check every submission, autograde the readable ones into the SQLite gradebook, generate "
+                    "feedback without hidden tests, and export one CSV row per student. Submissions are only "
+                    "read. Exit status 1 when any submission could not be graded (it is named).")
+    grade.add_argument("assignment", help="assignment name, e.g. ps1_gradient_descent")
+    grade.add_argument("--submissions", help="folder laid out as <student>/<assignment>/*.ipynb "
+                                             "(default: submitted/ in the course)")
+    grade.add_argument("--csv", help="where to write grades (default: grades/<assignment>.csv in the course)")
+    grade.set_defaults(handler=cmd_grade)
+
+    check = commands.add_parser(
+        "validate", help="run a notebook's visible tests; exit 1 if any fails",
+        description="Run the notebook on a fresh kernel (the file is not changed) and report every test cell. "
+                    "Only visible tests run here; hidden tests run when the work is graded.")
+    check.add_argument("notebook", help="path to the .ipynb")
+    check.add_argument("--timeout", type=int, default=60, help="seconds allowed per cell (default 60)")
+    check.set_defaults(handler=cmd_validate)
+
+    clean = commands.add_parser("clean", help="normalise notebook metadata; strip outputs from source/ and assignments/",
+                                description="Lessons keep their outputs; instructor and student notebooks are "
+                                            "stored without. Exit 1 if a notebook still has a problem.")
+    clean.set_defaults(handler=cmd_clean)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (grading.GradingError, notebooks.NotebookError) as error:
+        print(f"autograder: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""nbgrader configuration for the Neural Networks from Scratch course.
+
+Read by every nbgrader command and by the nbgrader extensions of JupyterLab started in this folder.
+Instructor notebooks live in source/, the generated student versions in assignments/.
+"""
+
+import os
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades
+
+from autograder.feedback import HideHiddenTests
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = "nn-from-scratch"
+c.CourseDirectory.root = COURSE_ROOT
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "assignments"
+# Only the notebooks and data an assignment needs are copied to students.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+
+# The exchange is where released assignments and collected submissions travel. The nbgrader default,
+# /usr/local/share/nbgrader/exchange, needs root; NBGRADER_EXCHANGE points a shared machine elsewhere.
+c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", os.path.join(COURSE_ROOT, "exchange"))
+
+# Seconds per cell when grading or validating; a cell that runs longer is interrupted and scores zero.
+c.Execute.timeout = 60
+
+# Feedback keeps the student's own work and scores but never the hidden tests or their expected values.
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
