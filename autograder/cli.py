@@ -14,6 +14,7 @@ typical instructor flow (run inside the course folder):
   autograder release                          regenerate assignments/ from source/
   autograder grade ps1_gradient_descent --submissions path/to/submitted
                                               autograde, write feedback, export grades/<assignment>.csv
+  autograder report ps1_gradient_descent      after manual grading in Formgrader: feedback and CSV again
 students:
   autograder validate assignments/ps1_gradient_descent/ps1_gradient_descent.ipynb
 """
@@ -33,8 +34,19 @@ def cmd_release(args) -> int:
 
 def cmd_grade(args) -> int:
     course = _course(args)
-    rows, intake, csv_path = grading.grade(course, args.assignment, args.submissions and Path(args.submissions),
-                                           args.csv and Path(args.csv), quiet=args.quiet)
+    results = grading.grade(course, args.assignment, args.submissions and Path(args.submissions),
+                            args.csv and Path(args.csv), quiet=args.quiet)
+    return _print_results(course, args.assignment, *results)
+
+
+def cmd_report(args) -> int:
+    course = _course(args)
+    results = grading.report(course, args.assignment, csv_path=args.csv and Path(args.csv), quiet=args.quiet)
+    return _print_results(course, args.assignment, *results)
+
+
+def _print_results(course: Path, assignment: str, rows, intake, csv_path: Path) -> int:
+    """The class at a glance, then every problem; exit status 1 if any submission was not graded."""
     width = max([len(row.student) for row in rows] + [7])
     print(f"\n{'student':<{width}}  {'score':>11}  status")
     for row in rows:
@@ -46,7 +58,7 @@ def cmd_grade(args) -> int:
         for message in problems + intake.failures:
             print(f"  {message}", file=sys.stderr)
     print(f"\nGrades: {csv_path}")
-    print(f"Feedback: {course / 'feedback'}/<student>/{args.assignment}/")
+    print(f"Feedback: {course / 'feedback'}/<student>/{assignment}/")
     return 1 if (problems or intake.failures) else 0
 
 
@@ -94,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
                                              "(default: submitted/ in the course)")
     grade.add_argument("--csv", help="where to write grades (default: grades/<assignment>.csv in the course)")
     grade.set_defaults(handler=cmd_grade)
+
+    report = commands.add_parser(
+        "report", help="rewrite feedback and the CSV from the gradebook (after manual grading)",
+        description="After grading written answers in JupyterLab's Formgrader, regenerate every graded "
+                    "student's feedback and the CSV from the gradebook, without grading again.")
+    report.add_argument("assignment", help="assignment name, e.g. ps1_gradient_descent")
+    report.add_argument("--csv", help="where to write grades (default: grades/<assignment>.csv in the course)")
+    report.set_defaults(handler=cmd_report)
 
     check = commands.add_parser(
         "validate", help="run a notebook's visible tests; exit 1 if any fails",

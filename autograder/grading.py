@@ -90,6 +90,11 @@ class Intake:
     def add(self, student: str, message: str) -> None:
         self.problems.setdefault(student, []).append(message)
 
+    def exclude_options(self) -> list[str]:
+        """nbgrader options leaving out the students whose submissions could not be graded."""
+        excluded = sorted(set(self.problems) - set(self.gradable))
+        return [f"--CourseDirectory.student_id_exclude={','.join(excluded)}"] if excluded else []
+
 
 def inspect_submissions(submissions: Path, assignment: str, expected: list[str]) -> Intake:
     """Check every student's folder: each expected notebook present and readable.
@@ -114,7 +119,7 @@ def inspect_submissions(submissions: Path, assignment: str, expected: list[str])
             try:
                 notebooks.read_notebook(path)
             except notebooks.NotebookError as error:
-                intake.add(student, f"{error}; not graded")
+                intake.add(student, str(error))
                 broken = True
         if not broken:
             intake.gradable.append(student)
@@ -167,10 +172,9 @@ def collect_grades(course: Path, assignment: str, intake: Intake) -> tuple[list[
                 rows.append(GradeRow(student, "not graded: nbgrader did not record a submission", None,
                                      max_score, False, {name: None for name in part_names}))
                 continue
-            parts = {}
-            for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    parts[grade.name] = grade.score
+            # A part still waiting for a person has no score yet (nbgrader stores 0 until then).
+            parts = {grade.name: None if grade.needs_manual_grade else grade.score
+                     for notebook in submission.notebooks for grade in notebook.grades}
             needs_manual = submission.needs_manual_grade
             status = "needs manual grading" if needs_manual else "graded"
             if issues:
@@ -213,18 +217,37 @@ def grade(course: Path, assignment: str, submissions: Path | None = None, csv_pa
         raise GradingError(f"{submissions} holds no student folders.")
     ensure_in_gradebook(course, assignment, quiet)
 
-    excluded = sorted(set(intake.problems) - set(intake.gradable))
-    common = [f"--CourseDirectory.submitted_directory={submissions}"]
-    if excluded:
-        common.append(f"--CourseDirectory.student_id_exclude={','.join(excluded)}")
     if intake.gradable:
-        result = run_nbgrader(course, "autograde", assignment, "--force", *common, quiet=quiet)
+        result = run_nbgrader(course, "autograde", assignment, "--force",
+                              f"--CourseDirectory.submitted_directory={submissions}", *intake.exclude_options(),
+                              quiet=quiet)
         if result.returncode != 0:
             intake.failures.append(f"nbgrader autograde exited with {result.returncode}")
-        result = run_nbgrader(course, "generate_feedback", assignment, "--force", *common, quiet=quiet)
+    return report(course, assignment, intake, csv_path, quiet)
+
+
+def report(course: Path, assignment: str, intake: Intake | None = None, csv_path: Path | None = None,
+           quiet: bool = False) -> tuple[list[GradeRow], Intake, Path]:
+    """Write feedback and the CSV from the gradebook as it is now (e.g. after manual grading in Formgrader).
+
+    intake: what grading found; by default, every student with a graded submission of ``assignment``
+    """
+    course = Path(course).resolve()
+    if intake is None:
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+            try:
+                students = [s.student.id for s in gradebook.assignment_submissions(assignment)]
+            except MissingEntry:
+                students = []
+        if not students:
+            raise GradingError(f"{assignment} has not been graded yet: run `autograder grade {assignment}` first.")
+        intake = Intake(gradable=students)
+    if intake.gradable:
+        # Students whose submission could not be graded get no stale feedback from an earlier run.
+        result = run_nbgrader(course, "generate_feedback", assignment, "--force", *intake.exclude_options(),
+                              quiet=quiet)
         if result.returncode != 0:
             intake.failures.append(f"nbgrader generate_feedback exited with {result.returncode}")
-
     part_names, rows = collect_grades(course, assignment, intake)
     csv_path = Path(csv_path or course / "grades" / f"{assignment}.csv").resolve()
     write_csv(csv_path, assignment, part_names, rows)
