@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lab: setup
-	@echo "Starting JupyterLab on the course; open the http://127.0.0.1:$(LAB_PORT)/lab?token=... URL printed below."
+	@echo "Starting JupyterLab on the course, port $(LAB_PORT): open the address with a token that it prints below."
 	@echo "Lessons are in lessons/, assignments in assignments/; the Formgrader tab is for instructors. Ctrl-C stops it."
 	$(BIN)/jupyter lab --no-browser --ServerApp.root_dir="$(CURDIR)" --ServerApp.port=$(LAB_PORT) $(ALLOW_ROOT) $(LAB_ARGS)
 
