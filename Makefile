@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 # JupyterLab refuses to run as root unless told it is intended (containers, CI machines).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test release clean-notebooks lessons distclean
+.PHONY: setup lab test release clean-notebooks lessons distclean bench
 
 setup: $(STAMP)
 
@@ -44,3 +44,7 @@ clean-notebooks: setup
 
 distclean:
 	rm -rf $(VENV) gradebook.db autograded feedback submitted grades exchange
+
+# Print timings of lessons and of grading a class (figures, not pass/fail).
+bench: setup
+	$(BIN)/python benchmarks/timings.py

@@ -1,0 +1,66 @@
+"""Print how long the things users wait for take: each lesson on a fresh kernel, and grading a class.
+
+    .venv/bin/python benchmarks/timings.py [--students N]
+
+Targets: a lesson runs in at most 20 s; grading costs a few seconds of start-up plus about a second per
+submission. Figures are printed, not asserted: they depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from autograder import grading  # noqa: E402
+from autograder.validate import run_notebook  # noqa: E402
+
+LESSON_TARGET_SECONDS = 20
+
+
+def time_lessons() -> None:
+    print(f"Lessons (fresh kernel, target <= {LESSON_TARGET_SECONDS} s):")
+    for path in sorted((ROOT / "lessons").glob("*.ipynb")):
+        start = time.perf_counter()
+        run_notebook(path, timeout=120)
+        seconds = time.perf_counter() - start
+        flag = "" if seconds <= LESSON_TARGET_SECONDS else "  <-- over target"
+        print(f"  {path.name:<40} {seconds:6.1f} s{flag}")
+
+
+def time_grading(students: int) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        course = Path(scratch) / "course"
+        course.mkdir()
+        shutil.copy(ROOT / "nbgrader_config.py", course)
+        for folder in ("source", "assignments"):
+            shutil.copytree(ROOT / folder, course / folder)
+        for assignment in grading.source_assignments(course):
+            notebook = next((course / "source" / assignment).glob("*.ipynb"))
+            for index in range(students):
+                folder = course / "submitted" / f"student{index:03d}" / assignment
+                folder.mkdir(parents=True)
+                shutil.copy(notebook, folder)
+            start = time.perf_counter()
+            rows, _, _ = grading.grade(course, assignment, quiet=True)
+            seconds = time.perf_counter() - start
+            print(f"Grading {assignment}: {len(rows)} submissions in {seconds:.1f} s "
+                  f"({seconds / max(len(rows), 1):.2f} s per submission, including feedback and CSV)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--students", type=int, default=10, help="submissions to grade per assignment")
+    args = parser.parse_args()
+    time_lessons()
+    time_grading(args.students)
+
+
+if __name__ == "__main__":
+    main()
