@@ -1,13 +1,19 @@
-"""Shared fixtures: a scratch copy of the course, so tests never touch the working tree's gradebook."""
+"""Shared fixtures: scratch copies of the course, and classes of made-up students graded with real nbgrader."""
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import pytest
+
+from mutations import CATALOGUE, Mutant
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "ps1_gradient_descent"
@@ -22,10 +28,82 @@ def copy_course(destination: Path) -> Path:
     return destination
 
 
-def run_autograder(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_autograder(*args: str, cwd: Path = ROOT, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run the ``autograder`` command as a user would, capturing what it prints."""
     return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, check=False)
+
+
+def notebook_path(folder: Path, assignment: str) -> Path:
+    return folder / assignment / f"{assignment}.ipynb"
+
+
+def mutate(notebook: nbformat.NotebookNode, mutant: Mutant) -> nbformat.NotebookNode:
+    """Apply a mutant's edits to the solution cell it names (fails loudly if the solution changed)."""
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == mutant.cell:
+            for old, new in mutant.edits:
+                assert old in cell.source, f"{mutant.name}: the solution of {mutant.cell} changed; update tests/mutations.py"
+                cell.source = cell.source.replace(old, new)
+            return notebook
+    raise AssertionError(f"{mutant.name}: no cell {mutant.cell} in the instructor notebook")
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@dataclass
+class GradedClass:
+    assignment: str
+    course: Path
+    submissions: Path
+    result: subprocess.CompletedProcess
+    rows: dict  # student id -> CSV row
+    broken: Path  # the malformed submission
+    before: dict  # fingerprint of the submissions before grading
+    source: Path
+    released: Path
+
+
+def grade_class(workspace: Path, assignment: str) -> GradedClass:
+    """Submit the solution, the untouched student version, every catalogued mutant and a broken file; grade them."""
+    course = copy_course(workspace / "course")
+    submissions = workspace / "inbox"
+    source, released = notebook_path(course / "source", assignment), notebook_path(course / "assignments", assignment)
+
+    def submit(student: str, content) -> Path:
+        path = notebook_path(submissions / student, assignment)
+        path.parent.mkdir(parents=True)
+        if isinstance(content, str):
+            path.write_text(content)
+        else:
+            nbformat.write(content, path)
+        return path
+
+    submit("solution", nbformat.read(source, as_version=4))
+    submit("untouched", nbformat.read(released, as_version=4))
+    for mutant in CATALOGUE.get(assignment, []):
+        submit(mutant.name, mutate(nbformat.read(source, as_version=4), mutant))
+    broken = submit("broken_json", released.read_text()[:500])
+    before = fingerprint(submissions)
+    result = run_autograder("--quiet", "grade", assignment, "--submissions", str(submissions), cwd=course)
+    with (course / "grades" / f"{assignment}.csv").open() as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    return GradedClass(assignment, course, submissions, result, rows, broken, before, source, released)
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory):
+    """graded_class(assignment) grades that assignment's class once per test session."""
+    cache: dict[str, GradedClass] = {}
+
+    def get(assignment: str) -> GradedClass:
+        if assignment not in cache:
+            cache[assignment] = grade_class(tmp_path_factory.mktemp(assignment), assignment)
+        return cache[assignment]
+    return get
 
 
 @pytest.fixture
