@@ -4,9 +4,9 @@ Test cells import the checks from here (``from autograder import assert_close``)
 ``autograder`` command (see ``autograder --help``).
 """
 
-from .checks import (CheckFailure, assert_close, assert_finite, assert_returns_array, assert_shape,
-                     check_gradient, numerical_gradient, rel_error)
+from .checks import (CheckFailure, assert_choice, assert_close, assert_finite, assert_returns_array, assert_shape,
+                     check_backward, check_gradient, gradient_error, numerical_gradient, rel_error)
 
-__all__ = ["CheckFailure", "assert_close", "assert_finite", "assert_returns_array", "assert_shape",
-           "check_gradient", "numerical_gradient", "rel_error"]
+__all__ = ["CheckFailure", "assert_choice", "assert_close", "assert_finite", "assert_returns_array", "assert_shape",
+           "check_backward", "check_gradient", "gradient_error", "numerical_gradient", "rel_error"]
 __version__ = "0.1.0"

@@ -21,9 +21,12 @@ __all__ = [
     "CheckFailure",
     "assert_close",
     "assert_shape",
+    "assert_choice",
     "assert_finite",
     "assert_returns_array",
     "check_gradient",
+    "check_backward",
+    "gradient_error",
     "numerical_gradient",
     "rel_error",
 ]
@@ -135,6 +138,20 @@ def assert_close(actual, expected, *, name: str = "result", rtol: float = 1e-6, 
     raise CheckFailure(f"{name}: {count} not close to the correct result.", "\n".join(details))
 
 
+def assert_choice(answer, choices: str = "ABCD", correct: str | None = None, name: str = "answer") -> None:
+    """Multiple-choice answers: fail unless ``answer`` is one letter of ``choices`` (any case, spaces ignored).
+
+    correct: the right letter; when given, a wrong choice fails without saying which letter is right
+    """
+    if answer is None or answer is Ellipsis:
+        raise CheckFailure(f"{name} has no answer yet: set it to one of {', '.join(choices)}.")
+    if not isinstance(answer, str) or answer.strip().upper() not in choices.upper() or len(answer.strip()) != 1:
+        raise CheckFailure(f"{name} should be one letter among {', '.join(choices)} (a string such as \"{choices[0]}\").",
+                           f"Returned: {_describe(answer)}")
+    if correct is not None and answer.strip().upper() != correct.strip().upper():
+        raise CheckFailure(f"{name}: {answer.strip().upper()} is not the right choice.")
+
+
 def rel_error(a, b) -> float:
     """Largest elementwise relative error max |a - b| / max(1e-8, |a| + |b|)."""
     a = np.asarray(a, dtype=float)
@@ -162,22 +179,61 @@ def numerical_gradient(f, x, h: float = 1e-5) -> np.ndarray:
     return gradient
 
 
-def check_gradient(f, gradient, x, *, name: str = "gradient", h: float = 1e-5, tolerance: float = 1e-6) -> float:
-    """Compare an analytic gradient with centred differences at ``x``; return the relative error.
-
-    f: scalar function of an array shaped like x
-    gradient: the analytic gradient at x, an array shaped like x
-    tolerance: the largest relative error accepted (see :func:`rel_error`)
-    """
+def gradient_error(f, gradient, x, *, name: str = "gradient", h: float = 1e-5) -> float:
+    """Relative error ||gradient - estimate|| / (||gradient|| + ||estimate||) against centred differences at x."""
     expected = numerical_gradient(f, x, h)
     actual = _as_numeric_array(gradient, name)
     if actual.shape != expected.shape:
         raise CheckFailure(f"{name} has shape {actual.shape} but should have shape {expected.shape}.",
                            f"Returned: {_describe(gradient)}")
-    error = rel_error(actual, expected)
+    assert_finite(actual, name)
+    # Norm-wise: tiny entries (probabilities near 0) would make an elementwise ratio noisy.
+    scale = np.linalg.norm(actual) + np.linalg.norm(expected)
+    return float(np.linalg.norm(actual - expected) / scale) if scale > 1e-12 else 0.0
+
+
+def check_gradient(f, gradient, x, *, name: str = "gradient", h: float = 1e-5, tolerance: float = 1e-6) -> None:
+    """Fail unless an analytic gradient matches centred differences at ``x`` (see :func:`gradient_error`).
+
+    f: scalar function of an array shaped like x
+    gradient: the analytic gradient at x, an array shaped like x
+    tolerance: the largest relative error accepted
+
+    Returns None on purpose: nbgrader reads a number left as a test cell's last value as a partial score.
+    """
+    error = gradient_error(f, gradient, x, name=name, h=h)
     if not error <= tolerance:
         raise CheckFailure(
             f"{name} does not match a centred-difference estimate (relative error {error:.2e}).",
             f"A correct gradient agrees to about {tolerance:g}. Check signs, factors and transposes.",
         )
-    return error
+
+
+def check_backward(forward, backward, inputs, names, *, name: str = "backward", seed: int = 0,
+                   tolerance: float = 1e-6) -> None:
+    """Gradient-check a forward/backward pair (fails on the first input whose gradient is wrong).
+
+    forward(*inputs) -> (out, cache); backward(dout, cache) -> the gradient for each input, in order
+    (a single array when there is one input). The scalar checked is sum(out * dout) for a random dout,
+    so every entry of every gradient is tested.
+    inputs: list of float arrays; names: what each input is called in messages, e.g. ["X", "W", "b"]
+    """
+    inputs = [np.array(array, dtype=float) for array in inputs]
+    result = forward(*[array.copy() for array in inputs])
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise CheckFailure(f"{name}: the forward function should return (out, cache).",
+                           f"Returned: {_describe(result)}")
+    out, cache = result
+    upstream = np.random.default_rng(seed).normal(size=np.shape(out))
+    grads = backward(upstream.copy(), cache)
+    if len(inputs) == 1 and not isinstance(grads, tuple):
+        grads = (grads,)
+    if not isinstance(grads, (tuple, list)) or len(grads) != len(inputs):
+        raise CheckFailure(f"{name} should return {len(inputs)} gradient(s): {', '.join(names)}.",
+                           f"Returned: {_describe(grads)}")
+    for index, (array, grad, label) in enumerate(zip(inputs, grads, names)):
+        def scalar(value, index=index):
+            arguments = [a.copy() for a in inputs]
+            arguments[index] = value
+            return float(np.sum(np.asarray(forward(*arguments)[0], dtype=float) * upstream))
+        check_gradient(scalar, grad, array, name=f"{name}: gradient with respect to {label}", tolerance=tolerance)

@@ -81,7 +81,7 @@ def report(path: Path, results: list[CellResult]) -> tuple[str, bool]:
     lines = [f"Validating {path} (visible tests only)"]
     for result in results:
         tag = {"pass": "PASS", "fail": "FAIL", "todo": "TODO", "error": "ERROR"}[result.status]
-        points = f" ({result.points:g} points)" if result.points else ""
+        points = f" ({result.points:g} point{'' if result.points == 1 else 's'})" if result.points else ""
         lines.append(f"  {tag:<5} {result.label}{points}")
         for line in result.message.splitlines():
             lines.append(f"        {line}")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from autograder import (CheckFailure, assert_close, assert_finite, assert_returns_array, assert_shape,
-                        check_gradient, numerical_gradient, rel_error)
+from autograder import (CheckFailure, assert_choice, assert_close, assert_finite, assert_returns_array, assert_shape,
+                        check_backward, check_gradient, gradient_error, numerical_gradient, rel_error)
 
 
 def test_assert_close_accepts_values_within_tolerance():
@@ -74,6 +74,35 @@ def test_check_gradient_catches_a_transposed_gradient():
     matrix = np.array([[1.0, 2.0], [0.0, 3.0]])  # not symmetric, so the transpose is wrong
     loss = lambda v: v @ matrix @ v
     point = np.array([1.0, -2.0])
-    assert check_gradient(loss, (matrix + matrix.T) @ point, point) < 1e-8
+    assert check_gradient(loss, (matrix + matrix.T) @ point, point) is None  # never a number: see its docstring
+    assert gradient_error(loss, (matrix + matrix.T) @ point, point) < 1e-8
     with pytest.raises(CheckFailure, match="does not match a centred-difference estimate"):
         check_gradient(loss, 2 * matrix @ point, point)
+
+
+def test_assert_choice_checks_format_then_correctness_without_revealing_it():
+    assert_choice(" b ", correct="B", name="q1")
+    with pytest.raises(CheckFailure, match="q1 has no answer yet"):
+        assert_choice(..., name="q1")
+    with pytest.raises(CheckFailure, match="should be one letter among A, B, C, D"):
+        assert_choice("AB", name="q1")
+    with pytest.raises(CheckFailure, match="should be one letter"):
+        assert_choice(2, name="q1")
+    with pytest.raises(CheckFailure) as failure:
+        assert_choice("c", correct="B", name="q1")
+    assert str(failure.value) == "q1: C is not the right choice."
+
+
+def test_check_backward_accepts_a_correct_layer_and_rejects_a_transposed_one():
+    rng = np.random.default_rng(0)
+    X, W, b = rng.normal(size=(4, 3)), rng.normal(size=(3, 2)), rng.normal(size=2)
+    forward = lambda X, W, b: (X @ W + b, (X, W))
+    right = lambda dout, cache: (dout @ cache[1].T, cache[0].T @ dout, dout.sum(axis=0))
+    check_backward(forward, right, [X, W, b], ["X", "W", "b"], name="linear_backward", tolerance=1e-8)
+    wrong = lambda dout, cache: (dout @ cache[1].T, cache[0].T @ dout, dout.mean(axis=0))
+    with pytest.raises(CheckFailure, match="linear_backward: gradient with respect to b does not match"):
+        check_backward(forward, wrong, [X, W, b], ["X", "W", "b"], name="linear_backward")
+    with pytest.raises(CheckFailure, match="should return 3 gradient"):
+        check_backward(forward, lambda dout, cache: dout, [X, W, b], ["X", "W", "b"])
+    with pytest.raises(CheckFailure, match="should return \\(out, cache\\)"):
+        check_backward(lambda z: z, lambda d, c: d, [X], ["z"])
