@@ -12,22 +12,26 @@ export PATH := $(BIN):$(PATH)
 # JupyterLab refuses to run as root unless told it is intended (containers, CI machines).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test release clean-notebooks lessons distclean bench
+.PHONY: setup system lab test release clean-notebooks lessons distclean bench
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
+
+# Debian packages for the browser tests and the grading sandbox (chromium, bubblewrap).
+system:
+	bash tools/system-packages.sh
 
 lab: setup
 	@echo "Starting JupyterLab on the course, port $(LAB_PORT): open the address with a token that it prints below."
 	@echo "Lessons are in lessons/, assignments in assignments/; the Formgrader tab is for instructors. Ctrl-C stops it."
 	$(BIN)/jupyter lab --no-browser --ServerApp.root_dir="$(CURDIR)" --ServerApp.port=$(LAB_PORT) $(ALLOW_ROOT) $(LAB_ARGS)
 
-test: setup
+test: setup system
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Maintainers: regenerate assignments/ from source/ after editing an instructor notebook.

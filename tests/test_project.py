@@ -16,9 +16,12 @@ from autograder import notebooks
 from conftest import ROOT, copy_course, run_autograder
 
 
-def pip_requirements() -> dict[str, str]:
+def pip_requirements(with_extras: bool = True) -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return {Requirement(text).name.lower(): str(Requirement(text).specifier) for text in project["dependencies"]}
+    texts = list(project["dependencies"])
+    if with_extras:
+        texts += [text for extra in project.get("optional-dependencies", {}).values() for text in extra]
+    return {Requirement(text).name.lower(): str(Requirement(text).specifier) for text in texts}
 
 
 def conda_requirements() -> dict[str, str]:
@@ -42,7 +45,7 @@ def test_environment_yml_and_pyproject_list_the_same_requirements():
 def test_environment_yml_installs_the_project_itself():
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = [entry for entry in environment["dependencies"] if isinstance(entry, dict)][0]["pip"]
-    assert "-e ." in pip_section
+    assert '-e ".[test]"' in pip_section
 
 
 @pytest.mark.parametrize("folder", ["lessons", "source", "assignments"])
