@@ -11,6 +11,7 @@ import csv
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,10 +56,12 @@ def source_assignments(course: Path) -> list[str]:
 
 
 def release(course: Path, names: list[str] | None = None, release_dir: Path | None = None,
-            quiet: bool = False) -> list[Path]:
+            quiet: bool = False, record_in_gradebook: bool = False) -> list[Path]:
     """Generate student versions from source/ with nbgrader; return the notebooks written.
 
     release_dir: where the student versions go (default: the course's assignments/)
+    record_in_gradebook: also record the cells in the course's gradebook (grading needs them). Off by default,
+        so that releasing never touches the gradebook, nor is refused because submissions exist.
     """
     available = source_assignments(course)
     names = names or available
@@ -68,15 +71,17 @@ def release(course: Path, names: list[str] | None = None, release_dir: Path | No
                            f"available: {', '.join(available) or 'none'}")
     release_dir = Path(release_dir or course / "assignments").resolve()
     written = []
-    for name in names:
-        result = run_nbgrader(course, "generate_assignment", name, "--force",
-                              f"--CourseDirectory.release_directory={release_dir}", quiet=quiet)
-        if result.returncode != 0:
-            detail = f"\n{result.stderr}" if quiet and result.stderr else ""
-            raise GradingError(f"nbgrader could not generate {name} (exit {result.returncode}){detail}")
-        for path in sorted((release_dir / name).glob("*.ipynb")):
-            notebooks.write(notebooks.clean(notebooks.read_notebook(path), keep_outputs=False), path)
-            written.append(path)
+    with tempfile.TemporaryDirectory() as scratch:
+        database = [] if record_in_gradebook else [f"--CourseDirectory.db_url=sqlite:///{scratch}/release.db"]
+        for name in names:
+            result = run_nbgrader(course, "generate_assignment", name, "--force",
+                                  f"--CourseDirectory.release_directory={release_dir}", *database, quiet=quiet)
+            if result.returncode != 0:
+                detail = f"\n{result.stderr}" if quiet and result.stderr else ""
+                raise GradingError(f"nbgrader could not generate {name} (exit {result.returncode}){detail}")
+            for path in sorted((release_dir / name).glob("*.ipynb")):
+                notebooks.write(notebooks.clean(notebooks.read_notebook(path), keep_outputs=False), path)
+                written.append(path)
     return written
 
 
@@ -140,7 +145,7 @@ def ensure_in_gradebook(course: Path, assignment: str, quiet: bool) -> None:
             pass
     # Generating into a scratch folder records the cells without touching assignments/.
     scratch = course / "autograded" / ".release"
-    release(course, [assignment], release_dir=scratch, quiet=quiet)
+    release(course, [assignment], release_dir=scratch, quiet=quiet, record_in_gradebook=True)
 
 
 @dataclass

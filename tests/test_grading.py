@@ -98,3 +98,15 @@ def test_grade_explains_unknown_assignments_and_missing_folders(tmp_path):
     assert result.returncode == 2 and "No submissions folder" in result.stderr
     result = run_autograder("report", ASSIGNMENT, cwd=course)
     assert result.returncode == 2 and "has not been graded yet" in result.stderr
+
+
+def test_release_still_works_after_submissions_are_graded(graded, tmp_path):
+    import shutil
+    course = tmp_path / "course"
+    shutil.copytree(graded.course, course)
+    notebook = nbformat.read(graded.source, as_version=4)
+    notebook.cells.append(nbformat.v4.new_markdown_cell("An extra remark added after grading."))
+    nbformat.write(notebook, course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    result = run_autograder("--quiet", "release", ASSIGNMENT, cwd=course)
+    assert result.returncode == 0, result.stderr
+    assert "An extra remark" in (course / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()

@@ -147,3 +147,24 @@ def test_readme_gives_the_two_commands_first():
     commands = re.findall(r"^(make \w+)", first_section, flags=re.M)
     assert commands == ["make lab", "make test"]
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
+
+
+def test_every_notebook_opens_with_the_environment_check():
+    for folder, paths in notebooks.committed_notebooks(ROOT).items():
+        for path in paths:
+            first = notebooks.read_notebook(path).cells[0]
+            assert first.cell_type == "code" and "check_environment()" in first.source, \
+                f"{path}: the first cell should be the environment check"
+
+
+def test_environment_check_says_what_is_wrong_and_how_to_fix_it(monkeypatch, capsys):
+    from packaging.requirements import Requirement
+    from autograder import environment
+    assert environment.check_environment() is True
+    assert capsys.readouterr().out == "Environment OK: the course packages and helpers are installed.\n"
+    monkeypatch.setattr(environment, "course_requirements", lambda: {"numpy": Requirement("numpy<1")})
+    monkeypatch.setitem(environment.MODULES, "missing_course_module", None)
+    assert environment.check_environment() is False
+    report = capsys.readouterr().out
+    assert "numpy" in report and "but the course needs <1" in report
+    assert "`import missing_course_module` fails" in report and "make lab" in report
