@@ -1,0 +1,185 @@
+"""Run untrusted (student) Python in a bubblewrap sandbox.
+
+Inside the sandbox a program sees the system's libraries, the course's Python environment and the
+``autograder`` and ``nnfs`` packages, all read-only, plus one empty writable folder (``/sandbox``). The course
+folder, ``source/``, the gradebook and other students' files are not there at all. There is no network, no
+shared memory with the host, and a private process tree that dies with the sandbox. Started as root, the
+program runs as ``nobody``. Limits: wall-clock time (enforced from outside with SIGKILL), address space,
+processes, file size and captured output.
+
+When the sandbox cannot start (bubblewrap missing, no user namespaces), :class:`SandboxUnavailable` says why:
+student code is never run unsandboxed instead.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+NOBODY = 65534
+SANDBOX_HOME = "/sandbox"
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot run on this machine; the message says why and what to install or enable."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_seconds: float = 120.0
+    memory_bytes: int = 4 << 30  # address space; NumPy and BLAS reserve more than they touch
+    processes: int = 128
+    file_bytes: int = 256 << 20
+    output_bytes: int = 1 << 20  # captured stdout/stderr; the rest is counted and dropped
+
+
+@dataclass
+class Result:
+    returncode: int | None  # None when the sandbox was killed for running too long
+    stdout: str
+    stderr: str
+    timed_out: bool
+    seconds: float
+    output_dropped: int  # bytes of output beyond Limits.output_bytes
+
+
+def _python_roots() -> list[Path]:
+    """Folders the course's Python needs: the environment and the interpreter it was made from."""
+    roots = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent.parent}
+    return sorted(roots)
+
+
+def _package_roots() -> list[Path]:
+    """The course packages (an editable install points into the course folder; only these folders are shown)."""
+    import autograder
+    import nnfs
+    return [Path(autograder.__file__).resolve().parent, Path(nnfs.__file__).resolve().parent]
+
+
+def _parents_command(paths: list[Path]) -> list[str]:
+    """Create every parent of the bind targets as a traversable folder (bubblewrap's default is root-only)."""
+    parents = sorted({parent for path in paths for parent in path.parents if str(parent) != "/"},
+                     key=lambda p: len(p.parts))
+    command = []
+    for parent in parents:
+        if any(parent == other or other in parent.parents for other in paths):
+            continue  # inside a bound folder already
+        command += ["--perms", "0755", "--dir", str(parent)]
+    return command
+
+
+def bwrap_command(workdir: Path, argv: list[str], env: dict[str, str] | None = None) -> list[str]:
+    """The full command line that runs ``argv`` inside the sandbox with ``workdir`` as /sandbox."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap (`bwrap`) is not installed: run tools/system-packages.sh "
+                                 "(Debian package `bubblewrap`).")
+    system = [p for p in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc") if os.path.exists(p)]
+    python = _python_roots() + _package_roots()
+    command = [bwrap, "--die-with-parent", "--new-session", "--clearenv",
+               "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    for path in system:
+        command += ["--ro-bind", path, path]
+    command += _parents_command(python)
+    for path in python:
+        command += ["--ro-bind", str(path), str(path)]
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp",
+                "--bind", str(workdir), SANDBOX_HOME, "--chdir", SANDBOX_HOME]
+    variables = {"HOME": SANDBOX_HOME, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+                 "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                 "MPLCONFIGDIR": f"{SANDBOX_HOME}/.matplotlib", **(env or {})}
+    for name, value in variables.items():
+        command += ["--setenv", name, value]
+    if os.geteuid() == 0:
+        # bubblewrap needs root to mount what root can read; the program itself then runs as nobody.
+        command += ["--cap-add", "CAP_SETUID,CAP_SETGID", "--",
+                    shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+                    "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]
+    else:
+        command += ["--unshare-user", "--"]
+    return command + list(argv)
+
+
+def _apply_limits(limits: Limits):
+    def preexec():
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return preexec
+
+
+def _drain(stream, limit: int, chunks: list, dropped: list) -> None:
+    kept = 0
+    while True:
+        block = stream.read(65536)
+        if not block:
+            break
+        room = max(0, limit - kept)
+        chunks.append(block[:room])
+        kept += min(room, len(block))
+        dropped[0] += len(block) - min(room, len(block))
+
+
+def run(argv: list[str], workdir: Path, limits: Limits = Limits(), env: dict[str, str] | None = None,
+        stdin: bytes | None = None) -> Result:
+    """Run ``argv`` in a fresh sandbox whose only writable folder is ``workdir`` (seen as /sandbox)."""
+    workdir = Path(workdir).resolve()
+    if os.geteuid() == 0:
+        os.chown(workdir, NOBODY, NOBODY)
+    command = bwrap_command(workdir, argv, env)
+    start = time.monotonic()
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=_apply_limits(limits), start_new_session=True)
+    out_chunks, err_chunks, dropped = [], [], [0]
+    readers = [threading.Thread(target=_drain, args=(process.stdout, limits.output_bytes, out_chunks, dropped)),
+               threading.Thread(target=_drain, args=(process.stderr, limits.output_bytes, err_chunks, dropped))]
+    for reader in readers:
+        reader.start()
+    if stdin:
+        try:
+            process.stdin.write(stdin)
+        except BrokenPipeError:
+            pass
+    process.stdin.close()
+    timed_out = False
+    try:
+        process.wait(timeout=limits.wall_seconds)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(process.pid, signal.SIGKILL)  # the whole sandbox: its PID namespace dies with it
+        process.wait()
+    for reader in readers:
+        reader.join()
+    stderr = b"".join(err_chunks).decode("utf-8", "replace")
+    if process.returncode == 1 and stderr.startswith("bwrap:"):
+        raise SandboxUnavailable(f"the sandbox could not start: {stderr.strip()} (bubblewrap needs user "
+                                 "namespaces, or root)")
+    return Result(None if timed_out else process.returncode, b"".join(out_chunks).decode("utf-8", "replace"),
+                  stderr, timed_out, time.monotonic() - start, dropped[0])
+
+
+def run_python(code: str, limits: Limits = Limits(), files: dict[str, bytes] | None = None) -> tuple[Result, dict]:
+    """Run Python source in a fresh sandbox; return the result and the files it left in /sandbox (name -> bytes).
+
+    files: written into /sandbox before the program starts
+    """
+    with tempfile.TemporaryDirectory(prefix="sandbox-") as scratch:
+        workdir = Path(scratch)
+        for name, data in (files or {}).items():
+            (workdir / name).write_bytes(data)
+        result = run([sys.executable, "-I", "-c", code], workdir, limits)
+        left = {}
+        for path in workdir.rglob("*"):
+            if path.is_file() and not path.is_symlink() and not path.relative_to(workdir).parts[0].startswith("."):
+                left[str(path.relative_to(workdir))] = path.read_bytes()[: limits.file_bytes]
+        return result, left
