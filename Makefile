@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-# Debian packages for the browser tests and the grading sandbox (chromium, bubblewrap).
+# Debian packages for the browser tests and the student-code sandbox (chromium, bubblewrap).
 system:
 	bash tools/system-packages.sh
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the grader need, if they are missing:
 #   chromium   - the browser the end-to-end tests drive (never a downloaded browser build)
-#   bubblewrap - the sandbox student code runs in when it is graded
+#   bubblewrap - the sandbox for running student code (autograder/sandbox.py)
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
