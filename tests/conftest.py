@@ -7,6 +7,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,14 +97,25 @@ def grade_class(workspace: Path, assignment: str) -> GradedClass:
 
 @pytest.fixture(scope="session")
 def graded_class(tmp_path_factory):
-    """graded_class(assignment) grades that assignment's class once per test session."""
-    cache: dict[str, GradedClass] = {}
+    """graded_class(assignment) returns that assignment's graded class, graded once per test session.
+
+    The first call starts grading every assignment, two at a time: each class has its own course folder and
+    gradebook, and nbgrader grades one submission at a time, so two classes keep both cores busy.
+    """
+    assignments = sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir())
+    pool = ThreadPoolExecutor(max_workers=2)
+    futures: dict[str, Future] = {}
 
     def get(assignment: str) -> GradedClass:
-        if assignment not in cache:
-            cache[assignment] = grade_class(tmp_path_factory.mktemp(assignment), assignment)
-        return cache[assignment]
-    return get
+        if not futures:
+            ordered = [assignment] + [a for a in assignments if a != assignment]
+            for name in ordered:
+                futures[name] = pool.submit(grade_class, tmp_path_factory.mktemp(name), name)
+        if assignment not in futures:
+            futures[assignment] = pool.submit(grade_class, tmp_path_factory.mktemp(assignment), assignment)
+        return futures[assignment].result()
+    yield get
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 @pytest.fixture
