@@ -65,14 +65,19 @@ def _package_roots() -> list[Path]:
     return [Path(autograder.__file__).resolve().parent, Path(nnfs.__file__).resolve().parent]
 
 
-def _parents_command(paths: list[Path]) -> list[str]:
-    """Create every parent of the bind targets as a traversable folder (bubblewrap's default is root-only)."""
+def _parents_command(paths: list[Path], provided: list[Path]) -> list[str]:
+    """Create every parent of the bind targets as a traversable folder (bubblewrap's default is root-only).
+
+    provided: folders that are already mounted (their insides exist as they are on the host)
+    """
     parents = sorted({parent for path in paths for parent in path.parents if str(parent) != "/"},
                      key=lambda p: len(p.parts))
     command = []
     for parent in parents:
         if any(parent == other or other in parent.parents for other in paths):
             continue  # inside a bound folder already
+        if any(parent == mount or mount in parent.parents for mount in provided if mount != Path("/tmp")):
+            continue  # inside a system folder that is mounted whole
         command += ["--perms", "0755", "--dir", str(parent)]
     return command
 
@@ -89,11 +94,12 @@ def bwrap_command(workdir: Path, argv: list[str], env: dict[str, str] | None = N
                "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     for path in system:
         command += ["--ro-bind", path, path]
-    command += _parents_command(python)
+    # Later mounts cover earlier ones: the empty /tmp comes before the environment, which may live under /tmp.
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp"]
+    command += _parents_command(python, provided=[Path(p) for p in system] + [Path("/tmp")])
     for path in python:
         command += ["--ro-bind", str(path), str(path)]
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp",
-                "--bind", str(workdir), SANDBOX_HOME, "--chdir", SANDBOX_HOME]
+    command += ["--bind", str(workdir), SANDBOX_HOME, "--chdir", SANDBOX_HOME]
     variables = {"HOME": SANDBOX_HOME, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
                  "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                  "MPLCONFIGDIR": f"{SANDBOX_HOME}/.matplotlib", **(env or {})}
