@@ -34,8 +34,14 @@ def cmd_release(args) -> int:
 
 def cmd_grade(args) -> int:
     course = _course(args)
+    limits = None
+    if args.cell_timeout or args.notebook_timeout:
+        settings = grading.load_settings(course)
+        limits = grading.Limits(cell_seconds=args.cell_timeout or settings.cell_seconds,
+                                notebook_seconds=args.notebook_timeout or grading.Limits.notebook_seconds)
     results = grading.grade(course, args.assignment, args.submissions and Path(args.submissions),
-                            args.csv and Path(args.csv), quiet=args.quiet)
+                            args.csv and Path(args.csv), quiet=args.quiet, jobs=args.jobs, limits=limits,
+                            progress=not args.quiet, feedback=not args.no_feedback)
     return _print_results(course, args.assignment, *results)
 
 
@@ -52,12 +58,23 @@ def _print_results(course: Path, assignment: str, rows, intake, csv_path: Path) 
     for row in rows:
         score = "-" if row.score is None else f"{row.score:g} / {row.max_score:g}"
         print(f"{row.student:<{width}}  {score:>11}  {row.status}")
-    problems = [message for messages in intake.problems.values() for message in messages]
+    problems = [f"{student}: {message}" if not message.startswith(("/", student)) else message
+                for student, messages in sorted(intake.problems.items()) for message in messages]
     if problems or intake.failures:
-        print("\nProblems (other submissions were graded):", file=sys.stderr)
+        print("\nProblems (every other submission was graded):", file=sys.stderr)
         for message in problems + intake.failures:
             print(f"  {message}", file=sys.stderr)
+    if intake.integrity:
+        print("\nIntegrity report (suspicious acts; they earn nothing, look at these submissions):")
+        by_student: dict[str, list[dict]] = {}
+        for finding in intake.integrity:
+            by_student.setdefault(finding["student_id"], []).append(finding)
+        for student, findings in sorted(by_student.items()):
+            kinds = sorted({f["kind"] for f in findings})
+            print(f"  {student}: {', '.join(kinds)}")
     print(f"\nGrades: {csv_path}")
+    folder = grading.results_folder(grading.load_settings(course), assignment)
+    print(f"Per submission: {folder}/<student>.json; class: {folder}/pass_rates.csv, {folder}/integrity.csv")
     print(f"Feedback: {course / 'feedback'}/<student>/{assignment}/")
     return 1 if (problems or intake.failures) else 0
 
@@ -98,13 +115,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = commands.add_parser(
         "grade", help="autograde a folder of submissions, write feedback and a CSV of grades",
-        description="Check every submission, autograde the readable ones into the SQLite gradebook, generate "
-                    "feedback without hidden tests, and export one CSV row per student. Submissions are only "
-                    "read. Exit status 1 when any submission could not be graded (it is named).")
+        description="Run every submission's code in a sandbox (bubblewrap), score it with the hidden tests in "
+                    "the grader's own process, record the scores in nbgrader's gradebook, generate feedback "
+                    "without hidden tests, and export one CSV row per student, a JSON result per submission, "
+                    "pass rates per part and an integrity report. Submissions are only read. Exit status 1 "
+                    "when any submission had a problem (it is named and scored 0 for what did not run); 2 when "
+                    "nothing could be graded (no sandbox, unknown assignment).")
     grade.add_argument("assignment", help="assignment name, e.g. ps1_gradient_descent")
     grade.add_argument("--submissions", help="folder laid out as <student>/<assignment>/*.ipynb "
                                              "(default: submitted/ in the course)")
     grade.add_argument("--csv", help="where to write grades (default: grades/<assignment>.csv in the course)")
+    grade.add_argument("--jobs", type=int, help="notebooks graded at once (default: one per core)")
+    grade.add_argument("--cell-timeout", type=float, help="seconds per cell (default: Execute.timeout of the config)")
+    grade.add_argument("--notebook-timeout", type=float, help="seconds per notebook (default 600)")
+    grade.add_argument("--no-feedback", action="store_true", help="grade only; write feedback later with `report`")
     grade.set_defaults(handler=cmd_grade)
 
     report = commands.add_parser(

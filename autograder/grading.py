@@ -1,14 +1,19 @@
-"""Instructor pipeline around real nbgrader: release, grade a folder of submissions, export grades.
+"""Instructor pipeline: release with nbgrader, grade a class in sandboxes, write feedback and grade files.
 
-nbgrader does the work (gradebook in SQLite, autograde, feedback); this module adds what a class
-needs around it: checking every submission before grading so one broken file is reported by name
-instead of failing the batch, and a CSV with a row per student and a column per graded part.
+nbgrader keeps what it is good at: generating student versions, the gradebook (SQLite by default, any
+``db_url``), Formgrader and manual grading, feedback. Grading itself is done here (:mod:`autograder.runner`):
+student code runs in a sandbox, tests and scores stay in the grader's process, several submissions at once.
+Every submission in the folder gets a result, a broken one included (zero, with the reason), so a batch always
+finishes and no stale score survives a re-grade. Submissions are only read.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,7 +22,9 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from . import notebooks
+from . import notebooks, parallel, sandbox
+from .gradebook import CourseSettings, load_settings, record, write_notebook_atomically
+from .runner import Limits, SubmissionResult
 
 
 # nbgrader looks up its `alembic` tool on PATH when it creates a gradebook; make sure the tools
@@ -85,24 +92,29 @@ def release(course: Path, names: list[str] | None = None, release_dir: Path | No
     return written
 
 
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
+
+
 @dataclass
 class Intake:
     """What was found in a submissions folder before grading."""
-    gradable: list[str] = field(default_factory=list)
+    gradable: list[str] = field(default_factory=list)  # students with a folder for the assignment
     problems: dict[str, list[str]] = field(default_factory=dict)  # student -> messages
-    failures: list[str] = field(default_factory=list)  # nbgrader steps that did not finish
+    failures: list[str] = field(default_factory=list)  # steps that did not finish
+    missing: dict[str, list[str]] = field(default_factory=dict)  # student -> notebooks not handed in
+    integrity: list[dict] = field(default_factory=list)  # suspicious acts found, one row each
 
     def add(self, student: str, message: str) -> None:
         self.problems.setdefault(student, []).append(message)
 
     def exclude_options(self) -> list[str]:
-        """nbgrader options leaving out the students whose submissions could not be graded."""
+        """nbgrader options leaving out the students who have no graded submission."""
         excluded = sorted(set(self.problems) - set(self.gradable))
         return [f"--CourseDirectory.student_id_exclude={','.join(excluded)}"] if excluded else []
 
 
 def inspect_submissions(submissions: Path, assignment: str, expected: list[str]) -> Intake:
-    """Check every student's folder: each expected notebook present and readable.
+    """Find every student's folder and the notebooks in it (reading them is the grader's job).
 
     submissions: folder laid out as <student>/<assignment>/<notebook>.ipynb
     expected: notebook names (without .ipynb) that the assignment has
@@ -110,24 +122,20 @@ def inspect_submissions(submissions: Path, assignment: str, expected: list[str])
     intake = Intake()
     for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith(".")):
         student = student_dir.name
+        if not STUDENT_ID.match(student):
+            intake.add(student, f"{student_dir}: {student!r} is not a usable student id (letters, digits and . _ @ + -)")
+            continue
         folder = student_dir / assignment
         if not folder.is_dir():
             intake.add(student, f"{folder}: missing (no submission for {assignment})")
             continue
-        broken = False
         for name in expected:
             path = folder / f"{name}.ipynb"
             if not path.is_file():
                 found = ", ".join(sorted(p.name for p in folder.glob("*.ipynb"))) or "no notebooks"
                 intake.add(student, f"{path}: missing (found {found}); graded as 0 for this notebook")
-                continue
-            try:
-                notebooks.read_notebook(path)
-            except notebooks.NotebookError as error:
-                intake.add(student, str(error))
-                broken = True
-        if not broken:
-            intake.gradable.append(student)
+                intake.missing.setdefault(student, []).append(name)
+        intake.gradable.append(student)
     return intake
 
 
@@ -135,16 +143,17 @@ def expected_notebooks(course: Path, assignment: str) -> list[str]:
     return sorted(p.stem for p in (course / "source" / assignment).glob("*.ipynb"))
 
 
-def ensure_in_gradebook(course: Path, assignment: str, quiet: bool) -> None:
+def ensure_in_gradebook(course: Path, assignment: str, quiet: bool, settings: CourseSettings | None = None) -> None:
     """Record the assignment's cells in the gradebook if it is not there yet (a fresh clone)."""
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    settings = settings or load_settings(course)
+    with settings.gradebook() as gradebook:
         try:
             gradebook.find_assignment(assignment)
             return
         except MissingEntry:
             pass
     # Generating into a scratch folder records the cells without touching assignments/.
-    scratch = course / "autograded" / ".release"
+    scratch = course / settings.autograded_directory / ".release"
     release(course, [assignment], release_dir=scratch, quiet=quiet, record_in_gradebook=True)
 
 
@@ -158,13 +167,13 @@ class GradeRow:
     parts: dict[str, float | None]
 
 
-def collect_grades(course: Path, assignment: str, intake: Intake) -> tuple[list[str], list[GradeRow]]:
+def collect_grades(settings: CourseSettings, assignment: str, intake: Intake) -> tuple[list[str], list[GradeRow]]:
     """Scores per student and per graded part from the gradebook; students who could not be graded get a status."""
     rows = []
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        record = gradebook.find_assignment(assignment)
-        part_names = [cell.name for nb in record.notebooks for cell in nb.grade_cells]
-        max_score = record.max_score
+    with settings.gradebook() as gradebook:
+        record_ = gradebook.find_assignment(assignment)
+        part_names = [cell.name for nb in record_.notebooks for cell in nb.grade_cells]
+        max_score = record_.max_score
         for student in sorted(set(intake.gradable) | set(intake.problems)):
             issues = intake.problems.get(student, [])
             if student not in intake.gradable:
@@ -174,7 +183,7 @@ def collect_grades(course: Path, assignment: str, intake: Intake) -> tuple[list[
             try:
                 submission = gradebook.find_submission(assignment, student)
             except MissingEntry:
-                rows.append(GradeRow(student, "not graded: nbgrader did not record a submission", None,
+                rows.append(GradeRow(student, "not graded: no result was recorded", None,
                                      max_score, False, {name: None for name in part_names}))
                 continue
             # A part still waiting for a person has no score yet (nbgrader stores 0 until then).
@@ -183,7 +192,7 @@ def collect_grades(course: Path, assignment: str, intake: Intake) -> tuple[list[
             needs_manual = submission.needs_manual_grade
             status = "needs manual grading" if needs_manual else "graded"
             if issues:
-                status += " (" + " | ".join(issues) + ")"
+                status += ", with problems: " + " | ".join(issues)
             rows.append(GradeRow(student, status, submission.score, max_score, needs_manual, parts))
     return part_names, rows
 
@@ -203,43 +212,200 @@ def write_csv(path: Path, assignment: str, part_names: list[str], rows: list[Gra
                                for name in part_names)])
 
 
-def grade(course: Path, assignment: str, submissions: Path | None = None, csv_path: Path | None = None,
-          quiet: bool = False) -> tuple[list[GradeRow], Intake, Path]:
-    """Autograde every submission, write feedback and a CSV of grades; return the rows, intake and CSV path.
+def results_folder(settings: CourseSettings, assignment: str) -> Path:
+    """Where each submission's JSON result and the class-wide reports go: grades/<assignment>/."""
+    return settings.root / "grades" / assignment
 
-    submissions: folder laid out as <student>/<assignment>/<notebook>.ipynb (default: course/submitted);
-        nbgrader only reads it, so no submission file is changed.
+
+def result_json(results: list[SubmissionResult]) -> dict:
+    """A submission's result as plain JSON (what a script or an LMS integration reads)."""
+    first = results[0]
+    return {
+        "student_id": first.student, "assignment": first.assignment,
+        "score": sum(r.score for r in results), "max_score": sum(r.max_score for r in results),
+        "needs_manual_grade": any(t.score is None for r in results for t in r.tests),
+        "notebooks": [{
+            "notebook": r.notebook, "score": r.score, "max_score": r.max_score, "seconds": round(r.seconds, 3),
+            "tests": [{"grade_id": t.grade_id, "points": t.points, "score": t.score, "status": t.status,
+                       "message": t.message} for t in r.tests],
+            "problems": r.problems,
+            "cell_warnings": [str(w) for w in r.cell_warnings],
+            "integrity": [{"kind": f.kind, "cell": f.cell, "seen": f.seen, "detail": f.detail} for f in r.findings],
+        } for r in results],
+    }
+
+
+def store(settings: CourseSettings, assignment: str, student: str, results: list[SubmissionResult],
+          submitted_folder: Path) -> None:
+    """Write a student's autograded notebooks, then their gradebook rows (one transaction), then their JSON."""
+    destination = settings.autograded(student, assignment)
+    for result in results:
+        if result.autograded is not None:
+            write_notebook_atomically(result.autograded, destination / f"{result.notebook}.ipynb")
+        else:
+            stale = destination / f"{result.notebook}.ipynb"
+            if stale.exists():
+                stale.unlink()  # feedback from an earlier run must not outlive this result
+    timestamp_file = submitted_folder / "timestamp.txt"
+    timestamp = None
+    if timestamp_file.is_file():
+        destination.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(timestamp_file, destination / "timestamp.txt")
+        from nbgrader.utils import parse_utc
+        try:
+            timestamp = parse_utc(timestamp_file.read_text().strip())
+        except Exception:
+            timestamp = None
+    with settings.gradebook() as gradebook:
+        record(gradebook, results, timestamp)
+    folder = results_folder(settings, assignment)
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / f".{student}.json.tmp"
+    temporary.write_text(json.dumps(result_json(results), indent=1), encoding="utf-8")
+    os.replace(temporary, folder / f"{student}.json")
+
+
+def check_sandbox() -> None:
+    """Fail before grading anything when the sandbox cannot start (student code never runs without it)."""
+    try:
+        outcome, _ = sandbox.run_python("print('ready')", sandbox.Limits(wall_seconds=60))
+    except sandbox.SandboxUnavailable as error:
+        raise GradingError(f"Student code cannot be sandboxed here, so nothing was graded: {error}") from None
+    if outcome.stdout.strip() != "ready":
+        raise GradingError("Student code cannot be sandboxed here, so nothing was graded: a test program in the "
+                           f"sandbox failed (exit {outcome.returncode}): {outcome.stderr.strip()[-500:]}")
+
+
+def grade(course: Path, assignment: str, submissions: Path | None = None, csv_path: Path | None = None,
+          quiet: bool = False, jobs: int | None = None, limits: Limits | None = None, progress: bool = True,
+          feedback: bool = True) -> tuple[list[GradeRow], Intake, Path]:
+    """Grade every submission in sandboxes, write feedback and a CSV of grades; return the rows, intake and CSV.
+
+    submissions: folder laid out as <student>/<assignment>/<notebook>.ipynb (default: the course's submitted/);
+        it is only read, so no submission file is changed.
+    jobs: notebooks graded at once (default: one per core)
     """
     course = Path(course).resolve()
+    settings = load_settings(course)
     if assignment not in source_assignments(course):
         raise GradingError(f"No assignment {assignment} in {course / 'source'}; "
                            f"available: {', '.join(source_assignments(course)) or 'none'}")
-    submissions = Path(submissions or course / "submitted").resolve()
+    submissions = Path(submissions or settings.root / settings.submitted_directory).resolve()
     if not submissions.is_dir():
         raise GradingError(f"No submissions folder {submissions}: expected <student>/{assignment}/*.ipynb inside.")
-    intake = inspect_submissions(submissions, assignment, expected_notebooks(course, assignment))
+    expected = expected_notebooks(course, assignment)
+    released_folder = (course / settings.release_directory / assignment).resolve()
+    for name in expected:
+        if not (released_folder / f"{name}.ipynb").is_file():
+            raise GradingError(f"{released_folder / (name + '.ipynb')} is missing: run `autograder release "
+                               f"{assignment}` first (grading compares submissions with the released version).")
+    intake = inspect_submissions(submissions, assignment, expected)
     if not intake.gradable and not intake.problems:
         raise GradingError(f"{submissions} holds no student folders.")
-    ensure_in_gradebook(course, assignment, quiet)
+    check_sandbox()
+    ensure_in_gradebook(course, assignment, quiet, settings)
+    limits = limits or Limits(cell_seconds=settings.cell_seconds)
+    work = [parallel.Job(student, assignment, str(submissions / student / assignment / f"{name}.ipynb"),
+                         str(course / "source" / assignment / f"{name}.ipynb"),
+                         str(released_folder / f"{name}.ipynb"), str(released_folder), limits)
+            for student in intake.gradable for name in expected if name not in intake.missing.get(student, [])]
+    waiting = {student: len([j for j in work if j.student == student]) for student in intake.gradable}
+    collected: dict[str, list[SubmissionResult]] = {student: [] for student in intake.gradable}
+    for student, count in waiting.items():
+        if count == 0:  # every notebook missing: zeros, recorded like any other result
+            store(settings, assignment, student, [], submissions / student / assignment)
 
-    if intake.gradable:
-        result = run_nbgrader(course, "autograde", assignment, "--force",
-                              f"--CourseDirectory.submitted_directory={submissions}", *intake.exclude_options(),
-                              quiet=quiet)
-        if result.returncode != 0:
-            intake.failures.append(f"nbgrader autograde exited with {result.returncode}")
-    return report(course, assignment, intake, csv_path, quiet)
+    def on_result(job: parallel.Job, result: SubmissionResult) -> None:
+        collected[job.student].append(result)
+        for problem in result.problems:
+            intake.add(job.student, problem)
+        if len(collected[job.student]) == waiting[job.student]:
+            store(settings, assignment, job.student, collected[job.student], submissions / job.student / assignment)
+
+    workers = jobs or os.cpu_count() or 1
+    meter = parallel.Progress(f"Grading {assignment}", len(work), enabled=progress)
+    parallel.run(work, workers, on_result, meter)
+    return report(course, assignment, intake, csv_path, quiet, feedback=feedback, settings=settings, jobs=workers)
+
+
+def integrity_rows(settings: CourseSettings, assignment: str, students: list[str]) -> list[dict]:
+    """Every finding of the latest grading of these students, from their JSON results."""
+    rows = []
+    for student in students:
+        path = results_folder(settings, assignment) / f"{student}.json"
+        if not path.is_file():
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for notebook in data.get("notebooks", []):
+            for finding in notebook.get("integrity", []):
+                rows.append({"student_id": student, "notebook": notebook["notebook"], **finding})
+    return rows
+
+
+def pass_rates(settings: CourseSettings, assignment: str, students: list[str]) -> list[dict]:
+    """Per graded part: how many of these students earned full marks, and the mean score (what the class misses)."""
+    rows = []
+    with settings.gradebook() as gradebook:
+        record_ = gradebook.find_assignment(assignment)
+        for notebook in record_.notebooks:
+            for cell in notebook.grade_cells:
+                scores = []
+                for student in students:
+                    try:
+                        grade = gradebook.find_grade(cell.name, notebook.name, assignment, student)
+                    except MissingEntry:
+                        continue
+                    if not grade.needs_manual_grade:
+                        scores.append(grade.score)
+                full = sum(1 for score in scores if score >= cell.max_score - 1e-9)
+                rows.append({"notebook": notebook.name, "part": cell.name, "points": cell.max_score,
+                             "graded": len(scores), "full_marks": full,
+                             "pass_rate": round(full / len(scores), 3) if scores else None,
+                             "mean_score": round(sum(scores) / len(scores), 3) if scores else None})
+    return rows
+
+
+def _write_rows(path: Path, rows: list[dict], columns: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
+
+
+def generate_feedback(course: Path, assignment: str, students: list[str], quiet: bool, jobs: int) -> list[str]:
+    """nbgrader generate_feedback for these students, split over ``jobs`` processes; return what failed."""
+    students = sorted(students)
+    groups = [students[i::max(1, jobs)] for i in range(max(1, min(jobs, len(students))))]
+    processes = []
+    for group in groups:
+        command = [sys.executable, "-m", "nbgrader", "generate_feedback", assignment, "--force",
+                   f"--CourseDirectory.student_id_exclude={','.join(s for s in students if s not in group)}"]
+        output = subprocess.PIPE if quiet else None
+        processes.append(subprocess.Popen(command, cwd=course, stdout=output, stderr=output, text=True))
+    failures = []
+    for process in processes:
+        out, err = process.communicate()
+        if process.returncode != 0:
+            detail = f": {err.strip()[-500:]}" if quiet and err else ""
+            failures.append(f"nbgrader generate_feedback exited with {process.returncode}{detail}")
+    return failures
 
 
 def report(course: Path, assignment: str, intake: Intake | None = None, csv_path: Path | None = None,
-           quiet: bool = False) -> tuple[list[GradeRow], Intake, Path]:
-    """Write feedback and the CSV from the gradebook as it is now (e.g. after manual grading in Formgrader).
+           quiet: bool = False, feedback: bool = True, settings: CourseSettings | None = None,
+           jobs: int | None = None) -> tuple[list[GradeRow], Intake, Path]:
+    """Write feedback and the grade files from the gradebook as it is now (e.g. after manual grading).
 
     intake: what grading found; by default, every student with a graded submission of ``assignment``
+    Files: grades/<assignment>.csv (one row per student), grades/<assignment>/pass_rates.csv,
+    grades/<assignment>/integrity.csv and grades/<assignment>/<student>.json (written when graded).
     """
     course = Path(course).resolve()
+    settings = settings or load_settings(course)
     if intake is None:
-        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        with settings.gradebook() as gradebook:
             try:
                 students = [s.student.id for s in gradebook.assignment_submissions(assignment)]
             except MissingEntry:
@@ -247,13 +413,18 @@ def report(course: Path, assignment: str, intake: Intake | None = None, csv_path
         if not students:
             raise GradingError(f"{assignment} has not been graded yet: run `autograder grade {assignment}` first.")
         intake = Intake(gradable=students)
-    if intake.gradable:
-        # Students whose submission could not be graded get no stale feedback from an earlier run.
-        result = run_nbgrader(course, "generate_feedback", assignment, "--force", *intake.exclude_options(),
-                              quiet=quiet)
-        if result.returncode != 0:
-            intake.failures.append(f"nbgrader generate_feedback exited with {result.returncode}")
-    part_names, rows = collect_grades(course, assignment, intake)
-    csv_path = Path(csv_path or course / "grades" / f"{assignment}.csv").resolve()
+    with_notebooks = [s for s in intake.gradable if settings.autograded(s, assignment).is_dir()
+                      and any(settings.autograded(s, assignment).glob("*.ipynb"))]
+    if feedback and with_notebooks:
+        intake.failures.extend(generate_feedback(course, assignment, with_notebooks, quiet,
+                                                 jobs or os.cpu_count() or 1))
+    part_names, rows = collect_grades(settings, assignment, intake)
+    csv_path = Path(csv_path or settings.root / "grades" / f"{assignment}.csv").resolve()
     write_csv(csv_path, assignment, part_names, rows)
+    folder = results_folder(settings, assignment)
+    _write_rows(folder / "pass_rates.csv", pass_rates(settings, assignment, intake.gradable),
+                ["notebook", "part", "points", "graded", "full_marks", "pass_rate", "mean_score"])
+    intake.integrity = integrity_rows(settings, assignment, intake.gradable)
+    _write_rows(folder / "integrity.csv", intake.integrity,
+                ["student_id", "notebook", "kind", "cell", "seen", "detail"])
     return rows, intake, csv_path

@@ -95,7 +95,8 @@ def bwrap_command(workdir: Path, argv: list[str], env: dict[str, str] | None = N
     for path in system:
         command += ["--ro-bind", path, path]
     # Later mounts cover earlier ones: the empty /tmp comes before the environment, which may live under /tmp.
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm",
+                "--perms", "1777", "--tmpfs", "/tmp"]
     command += _parents_command(python, provided=[Path(p) for p in system] + [Path("/tmp")])
     for path in python:
         command += ["--ro-bind", str(path), str(path)]
@@ -136,42 +137,74 @@ def _drain(stream, limit: int, chunks: list, dropped: list) -> None:
         dropped[0] += len(block) - min(room, len(block))
 
 
+class Session:
+    """A sandboxed process that runs until it exits, is closed, or is killed; its output is drained and capped.
+
+    pass_fds: descriptors the program inherits (a socket to talk to the grader, say)
+    """
+
+    def __init__(self, argv: list[str], workdir: Path, limits: Limits = Limits(), env: dict[str, str] | None = None,
+                 pass_fds: tuple = (), stdin: bytes | None = None):
+        self.workdir = Path(workdir).resolve()
+        if os.geteuid() == 0:
+            os.chown(self.workdir, NOBODY, NOBODY)
+        self.limits = limits
+        self.start = time.monotonic()
+        self.process = subprocess.Popen(bwrap_command(self.workdir, argv, env), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=pass_fds,
+                                        preexec_fn=_apply_limits(limits), start_new_session=True)
+        self.killed = False
+        self._out, self._err, self._dropped = [], [], [0]
+        self._readers = [threading.Thread(target=_drain, args=(self.process.stdout, limits.output_bytes,
+                                                               self._out, self._dropped), daemon=True),
+                         threading.Thread(target=_drain, args=(self.process.stderr, limits.output_bytes,
+                                                               self._err, self._dropped), daemon=True)]
+        for reader in self._readers:
+            reader.start()
+        if stdin:
+            try:
+                self.process.stdin.write(stdin)
+            except BrokenPipeError:
+                pass
+        self.process.stdin.close()
+
+    def kill(self) -> None:
+        """SIGKILL everything in the sandbox (its PID namespace dies with its first process)."""
+        if self.process.poll() is None:
+            self.killed = True
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The exit status, or None if it is still running after ``timeout`` seconds."""
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def finish(self) -> Result:
+        """Wait for the readers and return what the process printed (call after it ended or was killed)."""
+        self.kill()
+        for reader in self._readers:
+            reader.join()
+        stderr = b"".join(self._err).decode("utf-8", "replace")
+        if self.process.returncode == 1 and stderr.startswith("bwrap:"):
+            raise SandboxUnavailable(f"the sandbox could not start: {stderr.strip()} (bubblewrap needs user "
+                                     "namespaces, or root)")
+        return Result(None if self.killed else self.process.returncode,
+                      b"".join(self._out).decode("utf-8", "replace"), stderr, self.killed,
+                      time.monotonic() - self.start, self._dropped[0])
+
+
 def run(argv: list[str], workdir: Path, limits: Limits = Limits(), env: dict[str, str] | None = None,
         stdin: bytes | None = None) -> Result:
     """Run ``argv`` in a fresh sandbox whose only writable folder is ``workdir`` (seen as /sandbox)."""
-    workdir = Path(workdir).resolve()
-    if os.geteuid() == 0:
-        os.chown(workdir, NOBODY, NOBODY)
-    command = bwrap_command(workdir, argv, env)
-    start = time.monotonic()
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               preexec_fn=_apply_limits(limits), start_new_session=True)
-    out_chunks, err_chunks, dropped = [], [], [0]
-    readers = [threading.Thread(target=_drain, args=(process.stdout, limits.output_bytes, out_chunks, dropped)),
-               threading.Thread(target=_drain, args=(process.stderr, limits.output_bytes, err_chunks, dropped))]
-    for reader in readers:
-        reader.start()
-    if stdin:
-        try:
-            process.stdin.write(stdin)
-        except BrokenPipeError:
-            pass
-    process.stdin.close()
-    timed_out = False
-    try:
-        process.wait(timeout=limits.wall_seconds)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        os.killpg(process.pid, signal.SIGKILL)  # the whole sandbox: its PID namespace dies with it
-        process.wait()
-    for reader in readers:
-        reader.join()
-    stderr = b"".join(err_chunks).decode("utf-8", "replace")
-    if process.returncode == 1 and stderr.startswith("bwrap:"):
-        raise SandboxUnavailable(f"the sandbox could not start: {stderr.strip()} (bubblewrap needs user "
-                                 "namespaces, or root)")
-    return Result(None if timed_out else process.returncode, b"".join(out_chunks).decode("utf-8", "replace"),
-                  stderr, timed_out, time.monotonic() - start, dropped[0])
+    session = Session(argv, workdir, limits, env, stdin=stdin)
+    session.wait(limits.wall_seconds)  # past the time limit, finish() kills the whole sandbox
+    return session.finish()
 
 
 def run_python(code: str, limits: Limits = Limits(), files: dict[str, bytes] | None = None) -> tuple[Result, dict]:

@@ -28,10 +28,12 @@ def test_malformed_notebook_is_named_and_the_rest_are_graded(graded):
     result = graded.result
     assert result.returncode == 1
     assert f"{graded.broken}: not a valid notebook: broken JSON" in result.stderr
-    assert graded.rows["broken_json"]["status"].startswith("not graded: ")
-    assert graded.rows["broken_json"]["score"] == ""
+    # Fail closed: the broken file scores zero with its reason, so no earlier score can survive.
+    assert "with problems" in graded.rows["broken_json"]["status"]
+    assert "not a valid notebook: broken JSON" in graded.rows["broken_json"]["status"]
+    assert graded.rows["broken_json"]["score"] == "0"
     graded_students = {s for s, row in graded.rows.items() if row["score"] != ""}
-    assert graded_students == set(graded.rows) - {"broken_json"} and len(graded_students) > 3
+    assert graded_students == set(graded.rows) and len(graded_students) > 3
 
 
 def test_no_submission_file_is_changed_or_deleted(graded):
@@ -43,7 +45,7 @@ def test_grades_are_in_the_sqlite_gradebook(graded):
     with Gradebook(f"sqlite:///{graded.course / 'gradebook.db'}") as gradebook:
         scores = {s.student.id: s.score for s in gradebook.assignment_submissions(ASSIGNMENT)}
     assert scores["solution"] == float(graded.rows["solution"]["score"])
-    assert "broken_json" not in scores
+    assert scores["broken_json"] == 0
 
 
 def test_feedback_shows_no_hidden_test_source_or_expected_values(graded):
@@ -51,7 +53,7 @@ def test_feedback_shows_no_hidden_test_source_or_expected_values(graded):
     autograded = nbformat.read(course / "autograded" / "wrong_threshold" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
                                as_version=4)
     hidden_line = "assert_close(divergence_threshold, 0.5"
-    # Control: plain nbgrader keeps the failing hidden line, with its expected 0.5, in the traceback.
+    # Control: the instructor's autograded copy keeps the failing hidden line, with its expected 0.5.
     tracebacks = "".join("".join(o.get("traceback", [])) for c in autograded.cells for o in c.get("outputs", []))
     assert hidden_line in re.sub(r"\x1b\[[0-9;]*m", "", tracebacks)
 
@@ -61,7 +63,7 @@ def test_feedback_shows_no_hidden_test_source_or_expected_values(graded):
                     for line in cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
                     .splitlines() if len(line.strip()) > 12 and line.strip() not in released}
     assert len(hidden_lines) > 20
-    for student in set(graded.rows) - {"broken_json"}:
+    for student in set(graded.rows) - {"broken_json"}:  # a broken file has no notebook to give feedback on
         text = visible_text((course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text())
         leaked = [line for line in hidden_lines if line in text]
         assert not leaked, f"{student}'s feedback shows hidden test code: {leaked[:3]}"

@@ -1,0 +1,267 @@
+"""Suspicious acts in a submission, named for the instructor.
+
+Findings come from two places: reading the student's code before it runs (:func:`scan`), and what the grader
+and the sandboxed process observed while it ran (see :mod:`autograder.runner` and :mod:`autograder.worker`).
+They never change a score by themselves: scores come only from the tests. They tell an instructor which
+submissions to look at, and why.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+# Every kind of finding, with what it means; reports and tests use these names.
+KINDS = {
+    "patched numpy": "replaced NumPy functions such as np.allclose or numpy.testing",
+    "patched builtins": "replaced Python builtins",
+    "patched grading helpers": "replaced functions of the autograder package",
+    "rigged comparison object": "defined or returned an object that chooses its own comparison results",
+    "installed IPython hooks": "registered IPython transformers or event callbacks",
+    "tried to read course files": "opened instructor notebooks, the gradebook or files outside its folder",
+    "tried to change other files": "removed, renamed or changed files outside its folder",
+    "started a background process": "started processes or threads",
+    "sent signals": "sent signals to processes",
+    "ended the process early": "exited the interpreter or killed its process",
+    "changed signal handlers": "changed or ignored the handlers of interrupts and timers",
+    "installed a trace function": "set sys.settrace or sys.setprofile",
+    "inspected the interpreter": "walked interpreter frames or objects, or loaded ctypes",
+    "tried the network": "opened network connections",
+    "ran past the time limit": "a cell or function was stopped at the time limit",
+    "ignored the time limit": "kept running past the time limit and was killed",
+    "exhausted memory": "ran out of memory",
+    "exhausted processes": "could not start more processes",
+    "flooded output": "printed more than the output limit",
+    "tampered with the grading channel": "sent the grader malformed messages",
+    "edited a test cell": "changed a test cell (restored)",
+    "cell structure changed": "deleted, duplicated, re-labelled or re-typed graded cells, or changed their metadata",
+}
+CELL_KINDS = {"edited test cell": "edited a test cell"}  # cell repairs that get their own name
+CLASS_TRICKS = {"__eq__", "__ne__", "__bool__", "__array_ufunc__", "__array_function__", "__array__", "__float__",
+                "__lt__", "__le__", "__gt__", "__ge__", "__abs__", "__sub__", "__rsub__"}
+HOOK_ATTRIBUTES = {"ast_transformers", "input_transformers_post", "input_transformers_cleanup",
+                   "input_transformer_manager", "register_magic_function", "set_custom_exc", "display_pub",
+                   "displayhook", "showtraceback", "run_cell", "events"}
+PROCESS_CALLS = {("os", "fork"), ("os", "forkpty"), ("os", "system"), ("os", "popen"), ("os", "posix_spawn"),
+                 ("os", "posix_spawnp"), ("os", "spawnl"), ("os", "spawnv"), ("os", "execv"), ("os", "execl"),
+                 ("os", "execvp"), ("pty", "spawn"), ("threading", "Thread"), ("_thread", "start_new_thread")}
+PROCESS_MODULES = {"subprocess", "multiprocessing", "concurrent"}
+EXIT_CALLS = {("sys", "exit"), ("os", "_exit"), ("os", "abort"), ("os", "kill"), ("os", "killpg"),
+              ("signal", "raise_signal"), ("signal", "pthread_kill")}
+SIGNAL_CALLS = {("signal", "signal"), ("signal", "setitimer"), ("signal", "alarm"), ("signal", "pthread_sigmask"),
+                ("signal", "siginterrupt")}
+INSPECT_CALLS = {("sys", "_getframe"), ("inspect", "currentframe"), ("inspect", "stack"), ("gc", "get_objects"),
+                 ("gc", "get_referrers"), ("sys", "_current_frames"), ("inspect", "getouterframes")}
+TRACE_CALLS = {("sys", "settrace"), ("sys", "setprofile"), ("threading", "settrace")}
+COURSE_WORDS = ("gradebook", ".ipynb", "source/", "submitted/", "autograded", "nbgrader_config", "/exchange")
+NETWORK_MODULES = {"socket", "urllib", "http", "requests", "ftplib", "smtplib"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # a key of KINDS
+    cell: str  # grade id or "cell N"
+    detail: str
+    seen: str  # "in the code" (read before running) or "while running"
+
+    def __str__(self) -> str:
+        return f"{self.kind} [{self.cell}, {self.seen}]: {self.detail}"
+
+
+def python_source(cell_source: str) -> str:
+    """Cell source with IPython syntax (magics, !commands) turned into the Python it runs."""
+    from IPython.core.inputtransformer2 import TransformerManager
+    try:
+        return TransformerManager().transform_cell(cell_source)
+    except Exception:
+        return cell_source
+
+
+def _root_and_chain(node) -> tuple[str | None, list[str]]:
+    """For ``a.b.c`` return ("a", ["b", "c"]); calls in the chain are looked through (``f().x`` -> f)."""
+    chain = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            chain.insert(0, node.attr)
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, ast.Subscript):
+            node = node.value
+        else:
+            break
+    return (node.id if isinstance(node, ast.Name) else None), chain
+
+
+class _Scanner(ast.NodeVisitor):
+    def __init__(self):
+        self.modules = {"np": "numpy", "numpy": "numpy", "builtins": "builtins", "__builtins__": "builtins"}
+        self.found: list[tuple[str, str]] = []
+
+    def add(self, kind: str, detail: str) -> None:
+        if (kind, detail) not in self.found:
+            self.found.append((kind, detail))
+
+    def module_of(self, name: str | None) -> str | None:
+        return self.modules.get(name) if name else None
+
+    def visit_Import(self, node):
+        for alias in node.names:
+            top = alias.name.split(".")[0]
+            self.modules[alias.asname or top] = alias.name if alias.asname else top
+            self._imported(alias.name)
+
+    def visit_ImportFrom(self, node):
+        module = node.module or ""
+        self._imported(module)
+        for alias in node.names:
+            self.modules[alias.asname or alias.name] = f"{module}.{alias.name}"
+            if module.split(".")[0] in ("os", "sys", "signal", "gc", "inspect", "threading", "_thread", "pty"):
+                self._call(module.split(".")[0], alias.name, f"from {module} import {alias.name}")
+
+    def _imported(self, module: str) -> None:
+        top = module.split(".")[0]
+        if top in PROCESS_MODULES:
+            self.add("started a background process", f"imports {module}")
+        elif top == "ctypes":
+            self.add("inspected the interpreter", "imports ctypes")
+        elif top in NETWORK_MODULES:
+            self.add("tried the network", f"imports {module}")
+
+    def _target(self, node, verb: str) -> None:
+        root, chain = _root_and_chain(node)
+        module = self.module_of(root) or ""
+        text = ".".join([root or "?", *chain])
+        if isinstance(node, ast.Subscript) and root == "__builtins__":
+            self.add("patched builtins", f"{verb} {text}[...]")
+        elif not chain:
+            return
+        elif module.startswith("numpy"):
+            self.add("patched numpy", f"{verb} {text}")
+        elif module.startswith("builtins"):
+            self.add("patched builtins", f"{verb} {text}")
+        elif module.startswith("autograder"):
+            self.add("patched grading helpers", f"{verb} {text}")
+        elif set(chain) & HOOK_ATTRIBUTES and (root == "get_ipython" or "get_ipython" in text):
+            self.add("installed IPython hooks", f"{verb} {text}")
+
+    def visit_Assign(self, node):
+        for target in node.targets:
+            for part in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                self._target(part, "assigns")
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node):
+        self._target(node.target, "changes")
+        self.generic_visit(node)
+
+    def visit_Delete(self, node):
+        for target in node.targets:
+            self._target(target, "deletes")
+        self.generic_visit(node)
+
+    def visit_ClassDef(self, node):
+        tricks = sorted({item.name for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+                         and item.name in CLASS_TRICKS}
+                        | {t.id for item in node.body if isinstance(item, ast.Assign) for t in item.targets
+                           if isinstance(t, ast.Name) and t.id in CLASS_TRICKS})
+        if tricks:
+            self.add("rigged comparison object", f"class {node.name} defines {', '.join(tricks)}")
+        self.generic_visit(node)
+
+    def visit_Raise(self, node):
+        root, _ = _root_and_chain(node.exc) if node.exc is not None else (None, [])
+        if root in ("SystemExit", "KeyboardInterrupt"):
+            self.add("ended the process early", f"raises {root}")
+        self.generic_visit(node)
+
+    def _call(self, module: str, name: str, text: str) -> None:
+        pair = (module, name)
+        if pair in PROCESS_CALLS:
+            self.add("started a background process", f"calls {text}")
+        elif pair in EXIT_CALLS:
+            self.add("ended the process early", f"calls {text}")
+        elif pair in SIGNAL_CALLS:
+            self.add("changed signal handlers", f"calls {text}")
+        elif pair in INSPECT_CALLS:
+            self.add("inspected the interpreter", f"calls {text}")
+        elif pair in TRACE_CALLS:
+            self.add("installed a trace function", f"calls {text}")
+
+    def visit_Call(self, node):
+        function = node.func
+        root, chain = _root_and_chain(function)
+        text = ".".join([root or "?", *chain])
+        module = self.module_of(root) or root or ""
+        if isinstance(function, ast.Name) and function.id in ("exit", "quit"):
+            self.add("ended the process early", f"calls {function.id}()")
+        elif isinstance(function, ast.Name) and function.id in ("setattr", "delattr") and node.args:
+            self._target(ast.Attribute(value=node.args[0], attr="?"), f"{function.id} on")
+        elif isinstance(function, ast.Name) and "." in module:
+            self._call(*module.split(".")[:2], text)
+        elif chain:
+            self._call(module.split(".")[0], chain[-1], text)
+            if set(chain) & HOOK_ATTRIBUTES and "get_ipython" in text:
+                self.add("installed IPython hooks", f"calls {text}")
+            if module.split(".")[0] in PROCESS_MODULES:
+                self.add("started a background process", f"calls {text}")
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node):
+        if node.attr in ("f_back", "f_globals", "f_locals", "gi_frame", "tb_frame", "__subclasses__", "__globals__"):
+            self.add("inspected the interpreter", f"uses .{node.attr}")
+        self.generic_visit(node)
+
+    def visit_Constant(self, node):
+        if isinstance(node.value, str):
+            lowered = node.value.lower()
+            for word in COURSE_WORDS:
+                if word in lowered:
+                    self.add("tried to read course files", f"mentions {node.value[:80]!r}")
+                    break
+
+
+def scan(label: str, source: str) -> list[Finding]:
+    """Findings in one cell of student code (an unparsable cell has none: it fails when run)."""
+    try:
+        tree = ast.parse(python_source(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    scanner = _Scanner()
+    scanner.visit(tree)
+    return [Finding(kind, label, detail, "in the code") for kind, detail in scanner.found]
+
+
+def bound_names(source: str) -> set[str]:
+    """Names a cell binds at the top level (functions, classes, assignments, imports, loop variables)."""
+    try:
+        tree = ast.parse(python_source(source))
+    except (SyntaxError, ValueError):
+        return set()
+    names: set[str] = set()
+
+    def visit(node):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            return
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            return
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return names
+
+
+def loaded_names(source: str) -> set[str]:
+    """Every name a cell reads, anywhere (lambdas and comprehensions included)."""
+    try:
+        tree = ast.parse(python_source(source))
+    except (SyntaxError, ValueError):
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
