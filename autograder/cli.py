@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import grading, notebooks
+from . import grading, lms, notebooks
 from .validate import validate
 
 EPILOG = """\
@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Lessons keep their outputs; instructor and student notebooks are "
                                             "stored without. Exit 1 if a notebook still has a problem.")
     clean.set_defaults(handler=cmd_clean)
+    lms.add_commands(commands)
     return parser
 
 

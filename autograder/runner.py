@@ -396,7 +396,11 @@ def grade_notebook(student: str, assignment: str, submitted_path: Path, source_p
                     result.tests.append(_manual(cell, meta, stubs))
                 continue
             if cellmod.is_test(meta):
-                result.tests.append(_run_test(cell, meta, session, namespace, interface, limits))
+                test = _run_test(cell, meta, session, namespace, interface)
+                if test.detail.startswith("CellTimeout"):
+                    result.findings.append(integrity.Finding("ran past the time limit", label, test.detail,
+                                                             "while running"))
+                result.tests.append(test)
                 continue
             if cellmod.is_locked(meta) and not cellmod.is_answer(meta):
                 _run_trusted(cell.source, namespace, label)
@@ -466,7 +470,7 @@ def _run_trusted(source: str, namespace: dict, label: str) -> None:
             os.environ["NBGRADER_EXECUTION"] = previous
 
 
-def _run_test(cell, meta: dict, session: Session, namespace: dict, interface: set[str], limits: Limits) -> TestResult:
+def _run_test(cell, meta: dict, session: Session, namespace: dict, interface: set[str]) -> TestResult:
     grade_id, points = meta["grade_id"], float(meta.get("points", 0) or 0)
     if session.lost is not None:
         reason = session.lost.reason

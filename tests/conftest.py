@@ -99,11 +99,11 @@ def grade_class(workspace: Path, assignment: str) -> GradedClass:
 def graded_class(tmp_path_factory):
     """graded_class(assignment) returns that assignment's graded class, graded once per test session.
 
-    The first call starts grading every assignment, two at a time: each class has its own course folder and
-    gradebook, and nbgrader grades one submission at a time, so two classes keep both cores busy.
+    The first call starts grading every assignment in the background, one class at a time (the grader itself
+    uses every core), the asked-for assignment first, so tests of one class run while the next is graded.
     """
     assignments = sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir())
-    pool = ThreadPoolExecutor(max_workers=2)
+    pool = ThreadPoolExecutor(max_workers=1)
     futures: dict[str, Future] = {}
 
     def get(assignment: str) -> GradedClass:
