@@ -78,7 +78,7 @@ def encode(value, export, buffers: list, depth: int = 0):
         buffers.append(value)
         return ["B", len(buffers) - 1]
     if isinstance(value, np.ndarray) and _NUMERIC_DTYPE.match(value.dtype.str) and value.ndim <= MAX_DIMENSIONS:
-        array = np.ascontiguousarray(value)
+        array = value if value.flags.c_contiguous else value.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
         buffers.append(array.tobytes())
         return ["A", array.dtype.str, list(array.shape), len(buffers) - 1]
     if isinstance(value, np.generic) and _NUMERIC_DTYPE.match(value.dtype.str):
