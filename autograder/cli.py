@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
-from . import grading, lms, notebooks
+from . import notebooks
 from .validate import validate
+
+# The student edition of the course ships only the student side of this package (validate); the instructor
+# commands are offered where their modules are installed.
+INSTRUCTOR = importlib.util.find_spec("autograder.grading") is not None
+if INSTRUCTOR:
+    from . import edition, grading, lms
 
 EPILOG = """\
 typical instructor flow (run inside the course folder):
@@ -100,13 +107,7 @@ def cmd_clean(args) -> int:
     return 1 if problems else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="autograder", description="Release, grade and validate the course's assignments.",
-                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--course", help="course folder holding nbgrader_config.py (default: found from here)")
-    parser.add_argument("--quiet", action="store_true", help="hide nbgrader's own log")
-    commands = parser.add_subparsers(dest="command", metavar="command", required=True)
-
+def add_instructor_commands(commands) -> None:
     release = commands.add_parser("release", help="regenerate the student versions in assignments/ from source/",
                                   description="Run nbgrader generate_assignment for each assignment in source/ "
                                               "(or the ones named) and clean the student notebooks.")
@@ -138,6 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("assignment", help="assignment name, e.g. ps1_gradient_descent")
     report.add_argument("--csv", help="where to write grades (default: grades/<assignment>.csv in the course)")
     report.set_defaults(handler=cmd_report)
+    lms.add_commands(commands)
+    edition.add_commands(commands)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autograder", description="Release, grade and validate the course's assignments.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--course", help="course folder holding nbgrader_config.py (default: found from here)")
+    parser.add_argument("--quiet", action="store_true", help="hide nbgrader's own log")
+    commands = parser.add_subparsers(dest="command", metavar="command", required=True)
+
+    if INSTRUCTOR:
+        add_instructor_commands(commands)
 
     check = commands.add_parser(
         "validate", help="run a notebook's visible tests; exit 1 if any fails",
@@ -147,11 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=int, default=60, help="seconds allowed per cell (default 60)")
     check.set_defaults(handler=cmd_validate)
 
-    clean = commands.add_parser("clean", help="normalise notebook metadata; strip outputs from source/ and assignments/",
-                                description="Lessons keep their outputs; instructor and student notebooks are "
-                                            "stored without. Exit 1 if a notebook still has a problem.")
-    clean.set_defaults(handler=cmd_clean)
-    lms.add_commands(commands)
+    if INSTRUCTOR:  # maintainers' command: it needs the course folder
+        clean = commands.add_parser("clean", help="normalise notebook metadata; strip outputs from source/ and assignments/",
+                                    description="Lessons keep their outputs; instructor and student notebooks are "
+                                                "stored without. Exit 1 if a notebook still has a problem.")
+        clean.set_defaults(handler=cmd_clean)
     return parser
 
 
@@ -159,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (grading.GradingError, notebooks.NotebookError) as error:
+    except (grading.GradingError if INSTRUCTOR else notebooks.NotebookError, notebooks.NotebookError) as error:
         print(f"autograder: {error}", file=sys.stderr)
         return 2
 

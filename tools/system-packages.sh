@@ -2,10 +2,12 @@
 # Installs the Debian packages the tests and the grader need, if they are missing:
 #   chromium   - the browser the end-to-end tests drive (never a downloaded browser build)
 #   bubblewrap - the sandbox for running student code (autograder/sandbox.py)
+#   postgresql - a database server for the test that keeps the gradebook in PostgreSQL
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
