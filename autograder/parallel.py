@@ -87,7 +87,7 @@ class Progress:
                 self.stream.write("\r" + self.line().ljust(90)[:120])
                 self.stream.flush()
                 self.last_print = now
-        elif force or now - self.last_print > 10 or done == self.total:
+        elif now - self.last_print > 10 or done == self.total:  # a log, not a screen: a line now and then
             self.stream.write(self.line() + "\n")
             self.stream.flush()
             self.last_print = now
