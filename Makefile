@@ -52,3 +52,4 @@ distclean:
 # Print timings of lessons and of grading a class (figures, not pass/fail).
 bench: setup
 	$(BIN)/python benchmarks/timings.py
+	$(BIN)/python benchmarks/grading_throughput.py

@@ -10,6 +10,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
 
 from autograder.feedback import HideHiddenTests
+from autograder.guard import refuse_plain_autograde
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -25,6 +26,10 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # The exchange is where released assignments and collected submissions travel. The nbgrader default,
 # /usr/local/share/nbgrader/exchange, needs root; NBGRADER_EXCHANGE points a shared machine elsewhere.
 c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", os.path.join(COURSE_ROOT, "exchange"))
+
+# Grading is `autograder grade` (student code sandboxed, tests outside it): nbgrader's own autograde, which would
+# run the tests in the student's kernel, stops with a message saying so (see autograder/guard.py).
+refuse_plain_autograde()
 
 # Seconds per cell when grading or validating; a cell that runs longer is interrupted and scores zero.
 c.Execute.timeout = 60

@@ -16,15 +16,21 @@ INSTRUCTOR = importlib.util.find_spec("autograder.grading") is not None
 if INSTRUCTOR:
     from . import edition, grading, lms
 
+STUDENT_EPILOG = """\
+students:
+  autograder validate assignments/ps1_gradient_descent/ps1_gradient_descent.ipynb
+"""
 EPILOG = """\
 typical instructor flow (run inside the course folder):
   autograder release                          regenerate assignments/ from source/
   autograder grade ps1_gradient_descent --submissions path/to/submitted
                                               autograde, write feedback, export grades/<assignment>.csv
   autograder report ps1_gradient_descent      after manual grading in Formgrader: feedback and CSV again
-students:
-  autograder validate assignments/ps1_gradient_descent/ps1_gradient_descent.ipynb
-"""
+  autograder import ps1_gradient_descent ~/Downloads/ps1
+                                              file an LMS download (one notebook per student) into submitted/
+  autograder export                           every assignment's scores as one CSV for the LMS
+  autograder edition                          build dist/student-edition/ and its zip for students
+""" + STUDENT_EPILOG
 
 
 def _course(args) -> Path:
@@ -144,8 +150,11 @@ def add_instructor_commands(commands) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="autograder", description="Release, grade and validate the course's assignments.",
-                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    description = ("Release, grade and validate the course's assignments." if INSTRUCTOR
+                   else "Check the course's assignments before you submit them.")
+    parser = argparse.ArgumentParser(prog="autograder", description=description,
+                                     epilog=EPILOG if INSTRUCTOR else STUDENT_EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--course", help="course folder holding nbgrader_config.py (default: found from here)")
     parser.add_argument("--quiet", action="store_true", help="hide nbgrader's own log")
     commands = parser.add_subparsers(dest="command", metavar="command", required=True)

@@ -4,7 +4,7 @@ Inside the sandbox a program sees the system's libraries, the course's Python en
 ``autograder`` and ``nnfs`` packages, all read-only, plus one empty writable folder (``/sandbox``). The course
 folder, ``source/``, the gradebook and other students' files are not there at all. There is no network, no
 shared memory with the host, and a private process tree that dies with the sandbox. Started as root, the
-program runs as ``nobody``. Limits: wall-clock time (enforced from outside with SIGKILL), address space,
+program runs under a uid of its own that no account has. Limits: wall-clock time (enforced from outside with SIGKILL), address space,
 processes, file size and captured output.
 
 When the sandbox cannot start (bubblewrap missing, no user namespaces), :class:`SandboxUnavailable` says why:
@@ -26,6 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NOBODY = 65534
+# Started as root, each sandbox runs under a uid of its own, above every real account: the process limit counts
+# a uid's processes machine-wide, so a fork bomb under a shared uid (nobody) would starve the other sandboxes.
+SANDBOX_UID_BASE = 1 << 20
+
+
+def sandbox_uid() -> int:
+    """A uid no account and no other running sandbox has (the grader's pid is unique while it runs)."""
+    return SANDBOX_UID_BASE + os.getpid()
 SANDBOX_HOME = "/sandbox"
 
 
@@ -82,7 +90,8 @@ def _parents_command(paths: list[Path], provided: list[Path]) -> list[str]:
     return command
 
 
-def bwrap_command(workdir: Path, argv: list[str], env: dict[str, str] | None = None) -> list[str]:
+def bwrap_command(workdir: Path, argv: list[str], env: dict[str, str] | None = None,
+                  uid: int | None = None) -> list[str]:
     """The full command line that runs ``argv`` inside the sandbox with ``workdir`` as /sandbox."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
@@ -101,15 +110,16 @@ def bwrap_command(workdir: Path, argv: list[str], env: dict[str, str] | None = N
     for path in python:
         command += ["--ro-bind", str(path), str(path)]
     command += ["--bind", str(workdir), SANDBOX_HOME, "--chdir", SANDBOX_HOME]
-    variables = {"HOME": SANDBOX_HOME, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+    variables = {"HOME": SANDBOX_HOME, "USER": "student", "LOGNAME": "student",  # the uid has no passwd entry
+                 "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
                  "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                  "MPLCONFIGDIR": f"{SANDBOX_HOME}/.matplotlib", **(env or {})}
     for name, value in variables.items():
         command += ["--setenv", name, value]
     if os.geteuid() == 0:
-        # bubblewrap needs root to mount what root can read; the program itself then runs as nobody.
+        # bubblewrap needs root to mount what root can read; the program itself then runs as the sandbox's uid.
         command += ["--cap-add", "CAP_SETUID,CAP_SETGID", "--",
-                    shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+                    shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid or NOBODY}", f"--regid={uid or NOBODY}",
                     "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]
     else:
         command += ["--unshare-user", "--"]
@@ -146,11 +156,12 @@ class Session:
     def __init__(self, argv: list[str], workdir: Path, limits: Limits = Limits(), env: dict[str, str] | None = None,
                  pass_fds: tuple = (), stdin: bytes | None = None):
         self.workdir = Path(workdir).resolve()
-        if os.geteuid() == 0:
-            os.chown(self.workdir, NOBODY, NOBODY)
+        self.uid = sandbox_uid() if os.geteuid() == 0 else None
+        if self.uid is not None:
+            os.chown(self.workdir, self.uid, self.uid)
         self.limits = limits
         self.start = time.monotonic()
-        self.process = subprocess.Popen(bwrap_command(self.workdir, argv, env), stdin=subprocess.PIPE,
+        self.process = subprocess.Popen(bwrap_command(self.workdir, argv, env, self.uid), stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=pass_fds,
                                         preexec_fn=_apply_limits(limits), start_new_session=True)
         self.killed = False

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from autograder.sandbox import Limits, SandboxUnavailable, run_python
+from autograder.sandbox import SANDBOX_UID_BASE, Limits, SandboxUnavailable, run_python
 from conftest import ROOT
 
 
@@ -52,10 +52,35 @@ def test_course_packages_are_read_only_and_there_is_no_network():
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader changes user")
-def test_started_as_root_the_program_runs_as_nobody_without_capabilities():
+def test_started_as_root_the_program_runs_under_its_own_uid_without_capabilities():
+    import pwd
     result, _ = sandboxed("import os\nstatus = open('/proc/self/status').read()\n"
                           "print(os.getuid(), os.getgid(), status.split('CapEff:')[1].split()[0])")
-    assert result.stdout.split() == ["65534", "65534", "0000000000000000"]
+    uid, gid, capabilities = result.stdout.split()
+    assert int(uid) == int(gid) >= SANDBOX_UID_BASE and capabilities == "0000000000000000"
+    with pytest.raises(KeyError):
+        pwd.getpwuid(int(uid))  # no account on the machine has it
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader changes user")
+def test_a_fork_bomb_in_one_sandbox_leaves_the_others_their_processes(tmp_path):
+    """Process limits count per uid; every sandbox has its own, so one student cannot starve another."""
+    import subprocess
+    import sys
+    bomb = ("import os, time\nfor _ in range(400):\n    try:\n        if os.fork() == 0:\n            time.sleep(20)\n"
+            "            os._exit(0)\n    except OSError:\n        break\nprint('full', flush=True)\ntime.sleep(20)")
+    runner = ("import sys\nfrom autograder.sandbox import Limits, run_python\n"
+              "result, _ = run_python(sys.argv[1], Limits(wall_seconds=25, processes=40))\nprint(result.stdout)")
+    bomber = subprocess.Popen([sys.executable, "-c", runner, bomb], stdout=subprocess.PIPE, text=True)
+    time.sleep(4)  # the bomb has filled its own process limit by now
+    try:
+        result, _ = sandboxed("import os, subprocess\nprint(subprocess.run(['true']).returncode, os.getuid())",
+                              processes=40, wall_seconds=20)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split()[0] == "0"
+    finally:
+        out, _ = bomber.communicate(timeout=60)
+    assert "full" in out
 
 
 def test_a_program_that_ignores_sigint_is_killed_after_its_time_and_leaves_nothing_behind():
