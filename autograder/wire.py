@@ -313,7 +313,10 @@ class Channel:
                 raise
             self.send({"kind": "reply", "to": ident, "ok": False}, describe_error(error))
         else:
-            self.send({"kind": "reply", "to": ident, "ok": True}, result)
+            try:
+                self.send({"kind": "reply", "to": ident, "ok": True}, result)
+            except WireError as error:  # too large to send, say: the caller gets the reason instead
+                self.send({"kind": "reply", "to": ident, "ok": False}, describe_error(error))
 
     def serve(self) -> None:
         """Answer requests until the other side closes the channel."""
