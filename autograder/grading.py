@@ -309,17 +309,20 @@ def grade(course: Path, assignment: str, submissions: Path | None = None, csv_pa
                          str(course / "source" / assignment / f"{name}.ipynb"),
                          str(released_folder / f"{name}.ipynb"), str(released_folder), limits)
             for student in intake.gradable for name in expected if name not in intake.missing.get(student, [])]
-    waiting = {student: len([j for j in work if j.student == student]) for student in intake.gradable}
     collected: dict[str, list[SubmissionResult]] = {student: [] for student in intake.gradable}
-    for student, count in waiting.items():
-        if count == 0:  # every notebook missing: zeros, recorded like any other result
-            store(settings, assignment, student, [], submissions / student / assignment)
+    for student in intake.gradable:  # a notebook not handed in scores zero, recorded like any other result
+        for name in intake.missing.get(student, []):
+            job = parallel.Job(student, assignment, "", str(course / "source" / assignment / f"{name}.ipynb"),
+                               "", None, Limits())
+            collected[student].append(parallel.failed_result(job, "the notebook was not handed in"))
+        if len(collected[student]) == len(expected):
+            store(settings, assignment, student, collected[student], submissions / student / assignment)
 
     def on_result(job: parallel.Job, result: SubmissionResult) -> None:
         collected[job.student].append(result)
         for problem in result.problems:
             intake.add(job.student, problem)
-        if len(collected[job.student]) == waiting[job.student]:
+        if len(collected[job.student]) == len(expected):
             store(settings, assignment, job.student, collected[job.student], submissions / job.student / assignment)
 
     workers = jobs or os.cpu_count() or 1
@@ -413,6 +416,12 @@ def report(course: Path, assignment: str, intake: Intake | None = None, csv_path
         if not students:
             raise GradingError(f"{assignment} has not been graded yet: run `autograder grade {assignment}` first.")
         intake = Intake(gradable=students)
+        for student in students:  # the problems grading found stay in the status column
+            path = results_folder(settings, assignment) / f"{student}.json"
+            if path.is_file():
+                for notebook in json.loads(path.read_text(encoding="utf-8")).get("notebooks", []):
+                    for problem in notebook.get("problems", []):
+                        intake.add(student, problem)
     with_notebooks = [s for s in intake.gradable if settings.autograded(s, assignment).is_dir()
                       and any(settings.autograded(s, assignment).glob("*.ipynb"))]
     if feedback and with_notebooks:

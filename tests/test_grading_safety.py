@@ -129,3 +129,18 @@ def test_without_a_sandbox_nothing_is_graded(tmp_path):
     assert result.returncode == 2
     assert "cannot be sandboxed here, so nothing was graded" in result.stderr and "bubblewrap" in result.stderr
     assert not (course / "gradebook.db").exists() and not (course / "grades").exists()
+
+
+def test_a_notebook_not_handed_in_scores_zero_with_the_reason(tmp_path):
+    course = copy_course(tmp_path / "course")
+    inbox = make_class(course, 1)
+    folder = inbox / "late_student" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / "my_work.ipynb").write_text(notebook_path(course / "assignments", ASSIGNMENT).read_text())
+    result = run_autograder(*ARGS, "--submissions", str(inbox), cwd=course)
+    assert result.returncode == 1 and "missing (found my_work.ipynb)" in result.stderr
+    data = json.loads((course / "grades" / ASSIGNMENT / "late_student.json").read_text())
+    assert data["score"] == 0 and data["max_score"] == 20
+    assert {t["message"] for t in data["notebooks"][0]["tests"]} == {"Not graded: the notebook was not handed in."}
+    scores = {cell: score for student, cell, score, _, _ in gradebook_rows(course) if student == "late_student"}
+    assert len(scores) == 7 and not any(scores.values())

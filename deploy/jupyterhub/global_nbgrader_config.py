@@ -1,0 +1,14 @@
+# nbgrader settings every account on the JupyterHub server reads (installed as /etc/jupyter/nbgrader_config.py
+# by setup.sh): which course the students' Assignments tab shows, and where the exchange is, through which
+# released assignments reach students and their submissions reach the graders. The course folder's own
+# nbgrader_config.py (with course_settings.py appended) is read after this one and wins where both set a value.
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+# The same id as c.CourseDirectory.course_id in the course's nbgrader_config.py and the name of the
+# Formgrader service in jupyterhub_config.py.
+c.CourseDirectory.course_id = "nn-from-scratch"
+
+# A folder every account can write into (setup.sh creates it with the sticky bit, mode 1777); nbgrader keeps
+# each course's outbound/ (released) and inbound/ (submitted) folders under it.
+c.Exchange.root = "/srv/nbgrader/exchange"
