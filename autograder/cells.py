@@ -50,9 +50,17 @@ def is_locked(meta: dict) -> bool:
     return bool(meta.get("locked")) or is_test(meta)
 
 
+def _points(value) -> float | None:
+    """Points as a number; None for anything else (text, a list), which differs from every assignment's points."""
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return None
+
+
 def _flags(meta: dict) -> dict:
     flags = {key: meta.get(key) for key in FLAGS}
-    flags["points"] = float(flags["points"] or 0) if flags.get("grade") else 0.0
+    flags["points"] = _points(flags["points"]) if flags.get("grade") else 0.0
     for key in ("grade", "solution", "locked", "task"):
         flags[key] = bool(flags[key])
     return flags
@@ -67,6 +75,8 @@ def _plain(cell, index: int):
     plain = copy.deepcopy(cell)
     plain.metadata = nbformat.NotebookNode({k: v for k, v in cell.get("metadata", {}).items() if k != "nbgrader"})
     plain.metadata["submitted_position"] = index
+    if "id" in plain:
+        plain["id"] = f"submitted-{index}"  # its id may repeat a graded cell's, which comes back too
     return plain
 
 

@@ -228,7 +228,11 @@ def scan(label: str, source: str) -> list[Finding]:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     scanner = _Scanner()
-    scanner.visit(tree)
+    for statement in tree.body:  # one at a time: a statement nested too deeply to walk hides no other
+        try:
+            scanner.visit(statement)
+        except RecursionError:
+            pass
     return [Finding(kind, label, detail, "in the code") for kind, detail in scanner.found]
 
 

@@ -396,7 +396,10 @@ def grade_notebook(student: str, assignment: str, submitted_path: Path, source_p
                     result.tests.append(_manual(cell, meta, stubs))
                 continue
             if cellmod.is_test(meta):
+                running = session.lost is None
                 test = _run_test(cell, meta, session, namespace, interface)
+                if running and session.lost is not None:  # lost while a test called the student's code
+                    result.problems.append(f"{label}: {session.lost.reason}; the cells after it did not run")
                 if test.detail.startswith("CellTimeout"):
                     result.findings.append(integrity.Finding("ran past the time limit", label, test.detail,
                                                              "while running"))

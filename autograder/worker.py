@@ -28,6 +28,7 @@ globals().update({name: value for name, value in vars(__import__("builtins")).it
 CELL_TEXT_LIMIT = 100_000  # characters of stdout or stderr kept per cell
 DISPLAY_LIMIT = 2 << 20  # bytes of one rich output
 OUTPUTS_PER_CELL = 30
+LINE_LIMIT = 5000  # characters of one traceback line (the grader keeps no more)
 SHOWN_MIME_TYPES = ("text/plain", "image/png", "image/jpeg", "text/latex")
 WATCHED = {  # module -> attributes whose replacement would fool a comparison in the student's own process
     "numpy": ("allclose", "isclose", "array_equal", "array_equiv", "all", "any", "abs", "isfinite", "asarray"),
@@ -230,8 +231,10 @@ def make_shell():
         errors: list = []
 
         def _showtraceback(self, etype, evalue, stb):
+            # Lines cut short: a huge message must not make the reply too large to send.
             type(self).errors.append({"output_type": "error", "ename": getattr(etype, "__name__", "Error"),
-                                      "evalue": str(evalue)[:2000], "traceback": list(stb)[-60:]})
+                                      "evalue": str(evalue)[:2000],
+                                      "traceback": [str(line)[:LINE_LIMIT] for line in list(stb)[-60:]]})
 
     config = Config()
     config.HistoryManager.enabled = False
@@ -261,6 +264,24 @@ class GraderProxy(wire.Proxy):
 
     def __repr__(self) -> str:
         return f"<function {self.__name__} given by the test>"
+
+
+def _rigged(value) -> bool:
+    """Whether a value is an object whose class answers comparisons itself (not plain data, not NumPy's)."""
+    return not isinstance(value, (int, float, complex, str, bytes, list, tuple, dict, set, frozenset, type(None))) \
+        and type(value).__module__ != "numpy" and type(value).__eq__ is not object.__eq__
+
+
+def _student_traceback(error: BaseException) -> str:
+    """The last frames and the message of a student's exception, cut short (a message can be hundreds of MB)."""
+    try:
+        message = str(error)
+    except Exception:
+        message = "(the exception could not be shown)"
+    frames = [frame[:LINE_LIMIT] for frame in traceback.format_tb(error.__traceback__)[-11:]]
+    header = ["Traceback (most recent call last):\n"] if frames else []
+    last = f"{type(error).__name__}: {message[:2000]}" if message else type(error).__name__
+    return "".join(header + frames) + last + "\n"
 
 
 def _fingerprint(value):
@@ -304,8 +325,13 @@ class Worker:
             return self.run_cell(str(body["source"]), float(body.get("seconds", 60)))
         if verb == "names":
             namespace = self.shell.user_ns
-            return {name: namespace[name] for name in body["names"]
-                    if name in namespace and type(namespace[name]).__name__ != "module"}
+            values = {name: namespace[name] for name in body["names"]
+                      if name in namespace and type(namespace[name]).__name__ != "module"}
+            for name, value in values.items():
+                if _rigged(value):
+                    self.watcher.report("rigged comparison object",
+                                        f"{name} is a {type(value).__name__} object that defines its own comparison")
+            return values
         if verb == "call":
             return self.call(body["target"], body.get("args", []), body.get("kwargs", {}),
                              float(body.get("seconds", 60)))
@@ -327,7 +353,8 @@ class Worker:
             failed = not result.success
         except BaseException as error:  # the alarm can fire outside IPython's own handler
             self.errors.append({"output_type": "error", "ename": type(error).__name__, "evalue": str(error)[:2000],
-                                "traceback": traceback.format_exception_only(type(error), error)})
+                                "traceback": [line[:LINE_LIMIT] for line in
+                                              traceback.format_exception_only(type(error), error)]})
             failed = True
         finally:
             sys.stdout, sys.stderr = saved
@@ -362,13 +389,12 @@ class Worker:
             value = self._run_student(lambda: target(*args, **kwargs), seconds)
         except BaseException as error:
             # The student's traceback is theirs to see; no test code runs in this process.
-            error.shown_traceback = "".join(traceback.format_exception(type(error), error, error.__traceback__)[-12:])
+            error.shown_traceback = _student_traceback(error)
             if isinstance(error, MemoryError):
                 self.watcher.report("exhausted memory", "a function ran out of memory")
             raise
-        if not isinstance(value, (int, float, complex, str, bytes, list, tuple, dict, type(None))) \
-                and type(value).__module__ != "numpy" and type(value).__eq__ is not object.__eq__:
-            self.watcher.report("returned a rigged object",
+        if _rigged(value):
+            self.watcher.report("rigged comparison object",
                                 f"returned a {type(value).__name__} object that defines its own comparison")
         changed = {str(key): value for key, value in watched.items() if _fingerprint(value) != before[key]}
         return {"value": value, "changed": changed}
@@ -379,6 +405,9 @@ def main() -> int:
     sock = socket.socket(fileno=descriptor)
     os.environ.pop("AUTOGRADER_CHANNEL_FD")
     worker = Worker(sock)
+    # A forked copy of this process (student code calling os.fork) must not talk on the channel: its frames
+    # would interleave with this process's, or answer the grader's requests a second time.
+    os.register_at_fork(after_in_child=sock.close)
     worker.channel.serve()
     return 0
 
