@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import io
 import linecache
 import os
@@ -139,6 +140,13 @@ class SubmittedObject(wire.Proxy):
         return f"<{kind} {self._ref.name} from the submission, not a number or array>"
 
 
+@functools.lru_cache(maxsize=256)
+def submitted_class(name: str) -> type:
+    """A SubmittedObject subclass named after the student's type, so a failing check says "not Anything"."""
+    label = name if name.isidentifier() else "object"
+    return type(label, (SubmittedObject,), {"__slots__": ()})
+
+
 def _apply_changes(args: tuple, kwargs: dict, changed: dict) -> None:
     """Write what the student's function did to its array, list and dict arguments back into the test's own."""
     if not isinstance(changed, dict):
@@ -189,7 +197,7 @@ class Session:
                  "MPLBACKEND": "module://matplotlib_inline.backend_inline"},
             pass_fds=(theirs.fileno(),))
         theirs.close()
-        self.channel = wire.Channel(ours, "grader", lambda channel, ref: SubmittedObject(channel, ref, self),
+        self.channel = wire.Channel(ours, "grader", lambda channel, ref: submitted_class(ref.name)(channel, ref, self),
                                     self._answer)
         self.deadline: float | None = None  # of the cell being graded
         self.seconds = limits.cell_seconds
