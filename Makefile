@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 # JupyterLab refuses to run as root unless told it is intended (containers, CI machines).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup system lab test release clean-notebooks lessons distclean bench
+.PHONY: setup system lab test release clean-notebooks lessons distclean bench edition
 
 setup: $(STAMP)
 
@@ -46,8 +46,13 @@ lessons: setup
 clean-notebooks: setup
 	$(BIN)/autograder clean
 
+# Maintainers: build dist/student-edition/ and dist/student-edition.zip for students (refused, exit 2, when
+# assignments/ is out of date or a file would hold a solution, hidden test or rubric).
+edition: setup
+	$(BIN)/autograder edition
+
 distclean:
-	rm -rf $(VENV) gradebook.db autograded feedback submitted grades exchange
+	rm -rf $(VENV) gradebook.db autograded feedback submitted grades exchange dist
 
 # Print timings of lessons and of grading a class (figures, not pass/fail).
 bench: setup

@@ -20,6 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "ps1_gradient_descent"
 
 
+def pytest_configure(config):
+    # The marker only names the tests that install the course afresh; they run in the normal suite.
+    config.addinivalue_line("markers", "slow: takes minutes (installs the course into a new environment)")
+
+
 def copy_course(destination: Path) -> Path:
     """Copy what an instructor's course folder holds (config, source/, assignments/) to ``destination``."""
     destination.mkdir(parents=True, exist_ok=True)
