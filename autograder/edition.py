@@ -223,18 +223,14 @@ def check_edition(course: Path, folder: Path, released: Path | None = None) -> l
 def fresh_release(course: Path, destination: Path) -> Path:
     """Generate every assignment's student version from source/ into ``destination``, as `autograder release` does.
 
-    One nbgrader run for all assignments and no gradebook (``--no-db``), so it takes seconds, not minutes, and
-    leaves the course's gradebook alone. Returns ``destination`` (laid out like assignments/).
+    It leaves the course's gradebook alone. Returns ``destination`` (laid out like assignments/).
     """
     if not grading.source_assignments(course):
         raise EditionError(f"No assignment in {course / 'source'}: there is nothing to release.")
-    result = grading.run_nbgrader(course, "generate_assignment", "*", "--force", "--no-db",
-                                  f"--CourseDirectory.release_directory={destination}", quiet=True)
-    if result.returncode != 0:
-        raise EditionError(f"nbgrader could not generate the student versions (exit {result.returncode}):\n"
-                           f"{result.stderr.strip()}")
-    for path in sorted(Path(destination).rglob("*.ipynb")):
-        notebooks.write(notebooks.clean(notebooks.read_notebook(path), keep_outputs=False), path)
+    try:
+        grading.release(course, release_dir=Path(destination), quiet=True)
+    except grading.GradingError as error:
+        raise EditionError(f"the student versions could not be generated: {error}") from None
     return Path(destination)
 
 

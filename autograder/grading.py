@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -77,18 +78,20 @@ def release(course: Path, names: list[str] | None = None, release_dir: Path | No
         raise GradingError(f"No assignment {', '.join(unknown)} in {course / 'source'}; "
                            f"available: {', '.join(available) or 'none'}")
     release_dir = Path(release_dir or course / "assignments").resolve()
+    # Without the gradebook, one nbgrader run generates every assignment (seconds instead of a minute).
+    everything = not record_in_gradebook and set(names) == set(available)
+    for name in ["*"] if everything else names:
+        result = run_nbgrader(course, "generate_assignment", name, "--force",
+                              f"--CourseDirectory.release_directory={release_dir}",
+                              *([] if record_in_gradebook else ["--no-db"]), quiet=quiet)
+        if result.returncode != 0:
+            detail = f"\n{result.stderr}" if quiet and result.stderr else ""
+            raise GradingError(f"nbgrader could not generate {name} (exit {result.returncode}){detail}")
     written = []
-    with tempfile.TemporaryDirectory() as scratch:
-        database = [] if record_in_gradebook else [f"--CourseDirectory.db_url=sqlite:///{scratch}/release.db"]
-        for name in names:
-            result = run_nbgrader(course, "generate_assignment", name, "--force",
-                                  f"--CourseDirectory.release_directory={release_dir}", *database, quiet=quiet)
-            if result.returncode != 0:
-                detail = f"\n{result.stderr}" if quiet and result.stderr else ""
-                raise GradingError(f"nbgrader could not generate {name} (exit {result.returncode}){detail}")
-            for path in sorted((release_dir / name).glob("*.ipynb")):
-                notebooks.write(notebooks.clean(notebooks.read_notebook(path), keep_outputs=False), path)
-                written.append(path)
+    for name in names:
+        for path in sorted((release_dir / name).glob("*.ipynb")):
+            notebooks.write(notebooks.clean(notebooks.read_notebook(path), keep_outputs=False), path)
+            written.append(path)
     return written
 
 
@@ -144,12 +147,13 @@ def expected_notebooks(course: Path, assignment: str) -> list[str]:
 
 
 def ensure_in_gradebook(course: Path, assignment: str, quiet: bool, settings: CourseSettings | None = None) -> None:
-    """Record the assignment's cells in the gradebook if it is not there yet (a fresh clone)."""
+    """Record the assignment's cells in the gradebook if they are not there yet (a fresh clone, or an assignment
+    that `nbgrader db assignment add` created with only a due date, which is kept)."""
     settings = settings or load_settings(course)
     with settings.gradebook() as gradebook:
         try:
-            gradebook.find_assignment(assignment)
-            return
+            if gradebook.find_assignment(assignment).notebooks:
+                return
         except MissingEntry:
             pass
     # Generating into a scratch folder records the cells without touching assignments/.
@@ -191,10 +195,19 @@ def collect_grades(settings: CourseSettings, assignment: str, intake: Intake) ->
                      for notebook in submission.notebooks for grade in notebook.grades}
             needs_manual = submission.needs_manual_grade
             status = "needs manual grading" if needs_manual else "graded"
+            penalty = submission.late_submission_penalty or 0.0
+            if submission.total_seconds_late > 0:  # the score is what remains after the penalty
+                status += f", late by {late_by(submission.total_seconds_late)}"
+                status += f", {penalty:g} points off" if penalty else " (no penalty)"
             if issues:
                 status += ", with problems: " + " | ".join(issues)
-            rows.append(GradeRow(student, status, submission.score, max_score, needs_manual, parts))
+            rows.append(GradeRow(student, status, submission.score - penalty, max_score, needs_manual, parts))
     return part_names, rows
+
+
+def late_by(seconds: float) -> str:
+    """A lateness for people: whole seconds, rounded up (0.2 s late is late), e.g. 0:00:03 or 1 day, 2:00:00."""
+    return str(timedelta(seconds=math.ceil(seconds)))
 
 
 def write_csv(path: Path, assignment: str, part_names: list[str], rows: list[GradeRow]) -> None:
@@ -246,6 +259,14 @@ def store(settings: CourseSettings, assignment: str, student: str, results: list
             stale = destination / f"{result.notebook}.ipynb"
             if stale.exists():
                 stale.unlink()  # feedback from an earlier run must not outlive this result
+    # nbgrader's submit writes the secret that names the feedback in the exchange; release_feedback reads it
+    # from feedback/, where generate_feedback copies it from autograded/.
+    secret_file = submitted_folder / "submission_secret.txt"
+    if secret_file.is_file():
+        destination.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(secret_file, destination / "submission_secret.txt")
+    elif (destination / "submission_secret.txt").exists():
+        (destination / "submission_secret.txt").unlink()  # an earlier submission's
     timestamp_file = submitted_folder / "timestamp.txt"
     timestamp = None
     if timestamp_file.is_file():
@@ -257,11 +278,13 @@ def store(settings: CourseSettings, assignment: str, student: str, results: list
         except Exception:
             timestamp = None
     with settings.gradebook() as gradebook:
-        record(gradebook, results, timestamp)
+        lateness = record(gradebook, results, timestamp, settings.late_plugin)
     folder = results_folder(settings, assignment)
     folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / f".{student}.json.tmp"
-    temporary.write_text(json.dumps(result_json(results), indent=1), encoding="utf-8")
+    data = result_json(results)
+    data.update({"submitted_at": None if timestamp is None else f"{timestamp.isoformat()} UTC", **(lateness or {})})
+    temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
     os.replace(temporary, folder / f"{student}.json")
 
 
