@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -30,6 +30,8 @@ class CourseSettings:
     feedback_directory: str
     submitted_directory: str
     release_directory: str
+    # nbgrader's LateSubmissionPlugin as the config sets it (AssignLatePenalties.plugin_class; default: no penalty)
+    late_plugin: object = field(default=None, compare=False)
 
     def gradebook(self) -> Gradebook:
         return Gradebook(self.db_url, self.course_id)
@@ -51,9 +53,12 @@ def load_settings(course: Path) -> CourseSettings:
     if "CourseDirectory" not in config or "root" not in config.CourseDirectory:
         directory.root = str(course)
     timeout = config.Execute.timeout if "Execute" in config and "timeout" in config.Execute else 30
+    from nbgrader.preprocessors import AssignLatePenalties
+    penalties = AssignLatePenalties(config=config)
+    penalties.init_plugin()
     return CourseSettings(Path(directory.root).resolve(), directory.course_id or "default_course", directory.db_url,
                           float(timeout or 30), directory.autograded_directory, directory.feedback_directory,
-                          directory.submitted_directory, directory.release_directory)
+                          directory.submitted_directory, directory.release_directory, penalties.plugin_inst)
 
 
 def write_notebook_atomically(notebook: dict, path: Path) -> None:
@@ -104,14 +109,18 @@ def _submission(gradebook: Gradebook, assignment: str, student: str) -> api.Subm
     return submission
 
 
-def record(gradebook: Gradebook, results: list[SubmissionResult], timestamp=None) -> None:
+def record(gradebook: Gradebook, results: list[SubmissionResult], timestamp=None,
+           late_plugin=None) -> dict | None:
     """Write one student's results for one assignment (one result per notebook) in a single transaction.
 
     Every automatic score is set from this run, zero where a test did not run, so nothing stale survives.
     A part a grader scored by hand keeps its manual score and is marked for review, as nbgrader does.
+    timestamp: when the work was submitted (naive UTC); with the assignment's due date it says how late it is
+    late_plugin: nbgrader's LateSubmissionPlugin; a late notebook gets its penalty, capped at its score
+    Returns the submission's lateness: seconds_late and late_penalty (points off the score).
     """
     if not results:
-        return
+        return None
     assignment, student = results[0].assignment, results[0].student
     try:
         submission = _submission(gradebook, assignment, student)
@@ -135,7 +144,19 @@ def record(gradebook: Gradebook, results: list[SubmissionResult], timestamp=None
             if result is not None and any(f.seen != "in the notebook" or f.kind == "edited a test cell"
                                           for f in result.findings):
                 notebook.flagged = True
+        seconds_late = submission.total_seconds_late
+        penalty_total = 0.0
+        for notebook in submission.notebooks:  # as nbgrader's AssignLatePenalties
+            notebook.late_submission_penalty = None
+            if seconds_late > 0 and late_plugin is not None:
+                score = sum((g.manual_score if g.manual_score is not None else g.auto_score) or 0.0
+                            for g in notebook.grades)
+                penalty = late_plugin.late_submission_penalty(student, score, seconds_late)
+                if penalty is not None:
+                    notebook.late_submission_penalty = min(max(float(penalty), 0.0), score)
+                    penalty_total += notebook.late_submission_penalty
         gradebook.db.commit()
+        return {"seconds_late": seconds_late, "late_penalty": penalty_total}
     except BaseException:
         gradebook.db.rollback()
         raise
