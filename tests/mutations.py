@@ -4,6 +4,9 @@ Every mutant edits the instructor's solution in one solution cell and names the 
 score zero. Each assignment's mutants live in tests/mutants/<assignment>.py; tests/test_assignments.py submits
 every mutant as a student and grades it with nbgrader.
 ``visible_passes`` marks mutants that get through every visible test: only the hidden tests catch them.
+Mutants named ``..._in_place`` change their array, list or dict arguments (and answer for the changed values). The
+grader writes such changes back into the test's own arguments, as the student's kernel would, so these are caught
+only because the tests pass copies, and check an argument that must be left unchanged against a copy made before.
 """
 
 from __future__ import annotations

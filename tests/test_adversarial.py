@@ -435,13 +435,13 @@ def attacks(gradebook: Path, victim: Path) -> dict[str, Attack]:
             "gradient_descent_1d": "honest", "divergence_threshold": "honest",
         }, {"tampered with the grading channel"}, stopped_at="test_numerical_gradient"),
 
-        # A known hole (see test_changing_the_arguments_in_place_earns_nothing): not the grader's, the test's.
+        # Changing an argument is no integrity problem; the tests pass copies, so it earns nothing either.
         "mutate_arguments": Attack({
             "learning_rate_study": code("""
                 def learning_rate_study(f, gradient, x0, learning_rates, num_steps):
                     if len(learning_rates) == 2:  # the visible test, answered by hand
                         return np.array([f(np.array([2.4, 1.2])), f(np.array([1.5, 0.0]))])
-                    x0[...] = 0  # the hidden test computes the losses it expects from x0, after this call
+                    x0[...] = 0  # the grader writes this back into the test's own x0
                     return np.zeros(len(learning_rates))
                 """),
         }, set()),
@@ -454,7 +454,7 @@ def attacks(gradebook: Path, victim: Path) -> dict[str, Attack]:
 
 
 DECLARED = attacks(Path("/gradebook.db"), Path("/victim.ipynb"))  # for test ids; the batch has the real paths
-KNOWN_HOLES = {"mutate_arguments"}  # attacks that still earn points, each with a strict xfail test
+KNOWN_HOLES: set[str] = set()  # attacks that still earn points, each with a strict xfail test
 ATTACKERS = sorted(set(DECLARED) - KNOWN_HOLES)
 EDITED_CELLS = {  # attacker -> cells whose warnings must name them (with the warning kind)
     "edit_tests_a": {"test_numerical_derivative": "edited test cell", "test_numerical_gradient": "deleted cell",
@@ -685,7 +685,10 @@ def test_an_attacker_is_reported_by_name(batch, student):
     in_csv = {row["kind"] for row in batch.hostile.integrity_rows if row["student_id"] == student}
     assert attack.kinds <= in_csv
     listed = re.search(rf"^  {student}: (.*)$", batch.hostile.result.stdout, re.M)
-    assert listed and attack.kinds <= set(listed.group(1).split(", ")), batch.hostile.result.stdout
+    if attack.kinds:
+        assert listed and attack.kinds <= set(listed.group(1).split(", ")), batch.hostile.result.stdout
+    else:  # nothing to report, and nothing reported
+        assert not listed and reported == set(), result["notebooks"][0]["integrity"]
     if student != "channel_tamper":  # nobody is accused of what they did not do
         assert "tampered with the grading channel" not in reported, result["notebooks"][0]["integrity"]
 
@@ -742,10 +745,8 @@ def test_a_rigged_value_is_reported_where_a_test_read_it(batch):
     assert float(batch.hostile.rows["rigged_objects"]["score"]) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="the hidden test of learning_rate_study computes the losses it expects from "
-                   "x0 after calling the student's function, which may have changed x0 in place (the test in source/ "
-                   "should keep copies of x0 and of the rates from before the call)")
 def test_changing_the_arguments_in_place_earns_nothing(batch):
+    """The grader writes back what a function did to its arguments; the tests pass copies, so zeroing x0 is no help."""
     row = batch.hostile.rows["mutate_arguments"]
     assert part_scores(row) == {part: 0.0 for part in PARTS}, row
 
