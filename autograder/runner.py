@@ -126,7 +126,8 @@ class SubmittedObject(wire.Proxy):
     def __call__(self, *args, **kwargs):
         if self._ref.kind != "function":
             raise TypeError(f"the {self._ref.name} object from the submission is not callable")
-        reply = self._session.request("call", {"target": self, "args": list(args), "kwargs": kwargs})
+        reply = self._session.request("call", {"target": self, "args": list(args), "kwargs": kwargs,
+                                               "context": call_context()})
         _apply_changes(args, kwargs, reply.get("changed", {}))
         return reply.get("value")
 
@@ -145,6 +146,21 @@ def submitted_class(name: str) -> type:
     """A SubmittedObject subclass named after the student's type, so a failing check says "not Anything"."""
     label = name if name.isidentifier() else "object"
     return type(label, (SubmittedObject,), {"__slots__": ()})
+
+
+def call_context() -> dict:
+    """The test's warning filters and NumPy error handling, which the student's call must run under.
+
+    A test that says ``warnings.simplefilter("error")`` around a call expects a warning in the student's code
+    to fail it, as it would in one kernel. Only filters on builtin warning categories travel (plain data).
+    """
+    import warnings
+
+    import numpy as np
+    filters = [[action, category.__name__] for action, message, category, module, line in warnings.filters
+               if message is None and module is None and not line and isinstance(category, type)
+               and getattr(builtins, category.__name__, None) is category]
+    return {"warnings": filters[:50], "errstate": dict(np.geterr())}
 
 
 def _apply_changes(args: tuple, kwargs: dict, changed: dict) -> None:

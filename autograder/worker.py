@@ -12,6 +12,7 @@ outside its folder) is sent as it happens; it is evidence for the instructor, ne
 from __future__ import annotations
 
 import builtins
+import contextlib
 import io
 import os
 import signal
@@ -290,6 +291,27 @@ def _fingerprint(value):
     return repr(tree), [bytes(b) for b in buffers]
 
 
+@contextlib.contextmanager
+def _test_context(context):
+    """Run a call under the calling test's warning filters and NumPy error handling (see runner.call_context)."""
+    import warnings
+
+    import numpy as np
+    context = context if isinstance(context, dict) else {}
+    errstate = {key: value for key, value in (context.get("errstate") or {}).items()
+                if key in ("divide", "over", "under", "invalid")
+                and value in ("ignore", "warn", "raise", "call", "print", "log")}
+    with warnings.catch_warnings(), np.errstate(**errstate):
+        filters = context.get("warnings") or []
+        for entry in reversed(filters if isinstance(filters, list) else []):
+            action, name = (entry + [None, None])[:2] if isinstance(entry, list) else (None, None)
+            category = getattr(builtins, str(name), None)
+            if action in ("error", "ignore", "always", "default", "module", "once") and isinstance(category, type) \
+                    and issubclass(category, Warning):
+                warnings.simplefilter(action, category)
+        yield
+
+
 class Worker:
     def __init__(self, sock: socket.socket):
         self.channel = wire.Channel(sock, "student", self._proxy, self.handle)
@@ -333,8 +355,9 @@ class Worker:
                                         f"{name} is a {type(value).__name__} object that defines its own comparison")
             return values
         if verb == "call":
-            return self.call(body["target"], body.get("args", []), body.get("kwargs", {}),
-                             float(body.get("seconds", 60)))
+            with _test_context(body.get("context")):
+                return self.call(body["target"], body.get("args", []), body.get("kwargs", {}),
+                                 float(body.get("seconds", 60)))
         if verb == "getattr":
             target, name = body["target"], str(body["name"])
             if name.startswith("_"):
