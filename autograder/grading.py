@@ -106,6 +106,7 @@ class Intake:
     failures: list[str] = field(default_factory=list)  # steps that did not finish
     missing: dict[str, list[str]] = field(default_factory=dict)  # student -> notebooks not handed in
     integrity: list[dict] = field(default_factory=list)  # suspicious acts found, one row each
+    earlier: dict[str, list[str]] = field(default_factory=dict)  # problems of the last grading, kept in statuses
 
     def add(self, student: str, message: str) -> None:
         self.problems.setdefault(student, []).append(message)
@@ -179,7 +180,7 @@ def collect_grades(settings: CourseSettings, assignment: str, intake: Intake) ->
         part_names = [cell.name for nb in record_.notebooks for cell in nb.grade_cells]
         max_score = record_.max_score
         for student in sorted(set(intake.gradable) | set(intake.problems)):
-            issues = intake.problems.get(student, [])
+            issues = intake.problems.get(student, []) + intake.earlier.get(student, [])
             if student not in intake.gradable:
                 rows.append(GradeRow(student, "not graded: " + " | ".join(issues), None, max_score, False,
                                      {name: None for name in part_names}))
@@ -444,7 +445,7 @@ def report(course: Path, assignment: str, intake: Intake | None = None, csv_path
             if path.is_file():
                 for notebook in json.loads(path.read_text(encoding="utf-8")).get("notebooks", []):
                     for problem in notebook.get("problems", []):
-                        intake.add(student, problem)
+                        intake.earlier.setdefault(student, []).append(problem)
     with_notebooks = [s for s in intake.gradable if settings.autograded(s, assignment).is_dir()
                       and any(settings.autograded(s, assignment).glob("*.ipynb"))]
     if feedback and with_notebooks:
