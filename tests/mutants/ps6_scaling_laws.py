@@ -57,6 +57,16 @@ MUTANTS = [
     Mutant("predict_amplitude_inside_power", "predict_loss",
            (("a * np.asarray(size, dtype=float) ** (-alpha)", "(a * np.asarray(size, dtype=float)) ** (-alpha)"),),
            ("test_predict_loss",)),
+    Mutant("predict_rounds_sizes_in_place", "predict_loss",
+           (("return a * np.asarray(size, dtype=float) ** (-alpha) + c",
+             "size = np.asarray(size, dtype=float)\n"
+             "    size[...] = np.round(size)\n    return a * size ** (-alpha) + c"),),
+           ("test_predict_loss",), visible_passes=True),
+    Mutant("predict_sorts_sizes_in_place", "predict_loss",
+           (("return a * np.asarray(size, dtype=float) ** (-alpha) + c",
+             "size = np.asarray(size, dtype=float)\n"
+             "    size.reshape(-1).sort()\n    return a * size ** (-alpha) + c"),),
+           ("test_predict_loss",), visible_passes=True),
     # fit_power_law
     Mutant("fit_without_floor", "fit_power_law",
            (("floors = np.linspace(0.0, lowest, 4000, endpoint=False)", "floors = np.zeros(1)"),),
