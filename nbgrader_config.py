@@ -26,6 +26,13 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # The exchange is where released assignments and collected submissions travel. The nbgrader default,
 # /usr/local/share/nbgrader/exchange, needs root; NBGRADER_EXCHANGE points a shared machine elsewhere.
 c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", os.path.join(COURSE_ROOT, "exchange"))
+# `nbgrader collect` takes only what a student in the roster (the gradebook's students) handed in as themselves,
+# copied without following links; anything else stays in the exchange and is named in a warning (see
+# autograder/exchange.py; tools/exchange-setup.sh prepares the exchange folders and the students' settings).
+c.ExchangeFactory.collect = "autograder.exchange.CheckedCollect"
+c.CheckedCollect.require_roster = True
+# Released feedback is readable by its student's account only (nbgrader's: by any account that knows its name).
+c.ExchangeFactory.release_feedback = "autograder.exchange.PrivateReleaseFeedback"
 
 # Grading is `autograder grade` (student code sandboxed, tests outside it): nbgrader's own autograde, which would
 # run the tests in the student's kernel, stops with a message saying so (see autograder/guard.py).

@@ -33,8 +33,9 @@ from .feedback import BEGIN_HIDDEN, END_HIDDEN
 # What notebooks and students import or run; everything else in the package is the instructors' (grading, the
 # sandbox, the gradebook, feedback, LMS files, this module). cli.py offers instructor commands only where
 # autograder.grading is installed, so in the edition `autograder` has just `validate`.
-STUDENT_MODULES = ("__init__.py", "__main__.py", "checks.py", "cli.py", "environment.py", "notebooks.py",
-                   "selfcheck.py", "validate.py")
+# exchange.py: its PrivateSubmit keeps a submission private on a shared course server (student/nbgrader_config.py).
+STUDENT_MODULES = ("__init__.py", "__main__.py", "checks.py", "cli.py", "environment.py", "exchange.py",
+                   "notebooks.py", "selfcheck.py", "validate.py")
 COPIED_FOLDERS = ("lessons", "assignments", "nnfs")
 SKIPPED = (".ipynb_checkpoints", "__pycache__", "*.pyc", ".DS_Store")
 TEMPLATES = "student"  # README.md, Makefile, pyproject.toml, nbgrader_config.py and public-lines.txt

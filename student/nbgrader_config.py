@@ -15,6 +15,10 @@ c.CourseDirectory.course_id = $course_id
 # The exchange is where released assignments and submissions travel. Your instructor tells you when to set
 # NBGRADER_EXCHANGE (a shared folder on a course server); otherwise it is a folder inside this one.
 c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", os.path.join(COURSE_ROOT, "exchange"))
+if "NBGRADER_EXCHANGE" in os.environ:
+    # On a shared server your submission is readable by you and the instructors only (nbgrader's own submit
+    # leaves it readable by every account that learns its name).
+    c.ExchangeFactory.submit = "autograder.exchange.PrivateSubmit"
 
 # Seconds per cell when validating, the same limit as when your work is graded.
 c.Execute.timeout = $timeout

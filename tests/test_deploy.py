@@ -110,6 +110,12 @@ def test_students_graders_and_the_course_agree_on_course_and_exchange():
     assert Path(student_side.Exchange.root).is_absolute()
     setup = (DEPLOY / "setup.sh").read_text(encoding="utf-8")
     assert f"EXCHANGE={student_side.Exchange.root}\n" in setup
+    # The exchange is laid out, and students submit, as on the machine tests/test_exchange.py sets up.
+    assert 'bash "$HERE/../../tools/exchange-setup.sh" "$EXCHANGE" "$GRADER" "$COURSE_DIR"' in setup
+    one_machine = load("student_nbgrader_config.py", ROOT / "tools")
+    assert student_side.ExchangeFactory.submit == one_machine.ExchangeFactory.submit == \
+        "autograder.exchange.PrivateSubmit"
+    assert load("nbgrader_config.py", ROOT).ExchangeFactory.collect == "autograder.exchange.CheckedCollect"
 
 
 def test_the_course_side_settings_point_the_gradebook_at_postgresql_as_the_grader_account():

@@ -213,12 +213,17 @@ def test_student_project_files_follow_the_course(built, monkeypatch):
     assert {"pip": ["-e ."]} in conda["dependencies"]
 
     config_text = (folder / "nbgrader_config.py").read_text()
-    assert not re.search(r"source|autograder|[Ff]eedback|Preprocessor", config_text)
+    assert not re.search(r"source|[Ff]eedback|Preprocessor", config_text)
+    assert re.findall(r"autograder\.[\w.]+", config_text) == ["autograder.exchange.PrivateSubmit"]
+    monkeypatch.delenv("NBGRADER_EXCHANGE", raising=False)
+    alone = PyFileConfigLoader("nbgrader_config.py", path=str(folder)).load_config()
+    assert alone.Exchange.root == str(folder / "exchange") and "submit" not in alone.ExchangeFactory
     monkeypatch.setenv("NBGRADER_EXCHANGE", "/srv/exchange")
     config = PyFileConfigLoader("nbgrader_config.py", path=str(folder)).load_config()
     course_id = ed.config_constants(ROOT / "nbgrader_config.py")["CourseDirectory.course_id"]
     assert config.CourseDirectory.course_id == course_id == "nn-from-scratch"
     assert config.Exchange.root == "/srv/exchange"
+    assert config.ExchangeFactory.submit == "autograder.exchange.PrivateSubmit"  # shipped: see the install test
     assert "source_directory" not in config.CourseDirectory
 
 
@@ -295,7 +300,7 @@ def test_slow_install_from_the_zip_validates_and_runs_jupyterlab(built):
     help_text = run_student(student, "autograder", "--help").communicate(timeout=120)[0]
     listed = help_text.split("positional arguments:")[1].split("options:")[0]
     assert re.findall(r"^ {4}(\w+)", listed, flags=re.M) == ["validate"], help_text
-    probe = run_student(student, "python", "-c", "import importlib.util as u, autograder; "
+    probe = run_student(student, "python", "-c", "import importlib.util as u, autograder, autograder.exchange; "
                                                  "print(autograder.__file__, u.find_spec('autograder.grading'))")
     probe_out = probe.communicate(timeout=120)[0]
     assert probe_out.startswith(str(student / "autograder")) and probe_out.strip().endswith("None"), probe_out

@@ -9,6 +9,10 @@ c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 # Formgrader service in jupyterhub_config.py.
 c.CourseDirectory.course_id = "nn-from-scratch"
 
-# A folder every account can write into (setup.sh creates it with the sticky bit, mode 1777); nbgrader keeps
-# each course's outbound/ (released) and inbound/ (submitted) folders under it.
+# A folder every account can write into (setup.sh lays it out with tools/exchange-setup.sh); nbgrader keeps each
+# course's outbound/ (released), inbound/ (submitted) and feedback/ folders under it.
 c.Exchange.root = "/srv/nbgrader/exchange"
+
+# A submission readable by its student and the graders only (nbgrader's own submit leaves it readable by every
+# account that learns its name); see autograder/exchange.py.
+c.ExchangeFactory.submit = "autograder.exchange.PrivateSubmit"

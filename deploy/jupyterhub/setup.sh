@@ -3,8 +3,9 @@
 # in README.md). Run it as root after the course is checked out and its Python environment installed; it can
 # be run again (each step checks what is already there). It:
 #   1. installs Debian's postgresql (the gradebook) and bubblewrap (the grading sandbox) when missing;
-#   2. creates the grader account (nnfs-grader) and gives it the course folder;
-#   3. creates the exchange folder, writable by every account, with the sticky bit;
+#   2. creates the grader account (nnfs-grader);
+#   3. lays out the exchange and gives the grader the course folder, closed to every other account, with
+#      tools/exchange-setup.sh (run it again with student accounts as they are added: see README.md);
 #   4. creates the PostgreSQL role nnfs-grader and its database nnfs_gradebook (peer login over the socket);
 #   5. installs the configuration files: /etc/jupyter/nbgrader_config.py, /etc/jupyterhub/jupyterhub_config.py,
 #      a roster with nobody in it yet, the grader account's Jupyter Server settings, and appends
@@ -59,15 +60,13 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemctl enable --now postgresql
 fi
 
-step "2. grader account $GRADER owns $COURSE_DIR"
+step "2. grader account $GRADER"
 id -u "$GRADER" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$GRADER"
-chown -R "$GRADER:" "$COURSE_DIR"
-# Students never read the course folder (it holds the instructor notebooks with the hidden tests).
-chmod 0750 "$COURSE_DIR"
 
-step "3. exchange $EXCHANGE"
+step "3. exchange $EXCHANGE; $GRADER owns $COURSE_DIR"
 install -d -m 0755 "$(dirname "$EXCHANGE")"
-install -d -m 1777 "$EXCHANGE"
+# Students never read the course folder (it holds the instructor notebooks with the hidden tests).
+bash "$HERE/../../tools/exchange-setup.sh" "$EXCHANGE" "$GRADER" "$COURSE_DIR"
 
 step "4. PostgreSQL role $GRADER and database $DATABASE"
 if [ -z "$(as_postgres psql -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$GRADER'")" ]; then
