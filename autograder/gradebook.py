@@ -109,6 +109,12 @@ def _submission(gradebook: Gradebook, assignment: str, student: str) -> api.Subm
     return submission
 
 
+def final_score(submission) -> float:
+    """A submitted assignment's score after its late penalty (points nbgrader's late plugin took off when it was
+    recorded), as Formgrader shows it."""
+    return (submission.score or 0.0) - (submission.late_submission_penalty or 0.0)
+
+
 def record(gradebook: Gradebook, results: list[SubmissionResult], timestamp=None,
            late_plugin=None) -> dict | None:
     """Write one student's results for one assignment (one result per notebook) in a single transaction.

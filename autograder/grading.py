@@ -24,7 +24,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from . import notebooks, parallel, sandbox
-from .gradebook import CourseSettings, load_settings, record, write_notebook_atomically
+from .gradebook import CourseSettings, final_score, load_settings, record, write_notebook_atomically
 from .runner import Limits, SubmissionResult
 
 
@@ -202,7 +202,7 @@ def collect_grades(settings: CourseSettings, assignment: str, intake: Intake) ->
                 status += f", {penalty:g} points off" if penalty else " (no penalty)"
             if issues:
                 status += ", with problems: " + " | ".join(issues)
-            rows.append(GradeRow(student, status, submission.score - penalty, max_score, needs_manual, parts))
+            rows.append(GradeRow(student, status, final_score(submission), max_score, needs_manual, parts))
     return part_names, rows
 
 

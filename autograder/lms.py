@@ -27,7 +27,7 @@ from pathlib import Path
 from nbgrader.api import MissingEntry
 
 from . import grading
-from .gradebook import load_settings
+from .gradebook import final_score, load_settings
 
 # nbgrader's own format for timestamp.txt (as `nbgrader submit` writes it), e.g. 2026-11-30 17:04:05.123456 UTC.
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
@@ -348,10 +348,10 @@ def number(value: float) -> str:
 def lms_table(course: Path, assignments: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
     """The LMS grade table: columns, and one row per student in the gradebook, sorted by student id.
 
-    Columns: student_id, then <assignment> (score, empty without a submission) and <assignment>_max for each
-    assignment (default: every assignment in the gradebook, by due date then name), then total (a missing
-    submission counts 0), total_max (every assignment's maximum), pending_manual (assignments whose
-    submission still waits for manual grading, separated by spaces).
+    Columns: student_id, then <assignment> (score after any late penalty, empty without a submission) and
+    <assignment>_max for each assignment (default: every assignment in the gradebook, by due date then name),
+    then total (a missing submission counts 0), total_max (every assignment's maximum), pending_manual
+    (assignments whose submission still waits for manual grading, separated by spaces).
     """
     settings = load_settings(course)
     database = settings.db_url.split("sqlite:///", 1)[1] if settings.db_url.startswith("sqlite:///") else None
@@ -381,7 +381,7 @@ def lms_table(course: Path, assignments: list[str] | None = None) -> tuple[list[
                 except MissingEntry:
                     cells += ["", number(maxima[name])]
                     continue
-                score = submission.score or 0.0
+                score = final_score(submission)  # after any late penalty
                 total += score
                 if submission.needs_manual_grade:
                     pending.append(name)
@@ -439,7 +439,8 @@ def add_commands(commands) -> None:
     export = commands.add_parser(
         "export", help="write every student's scores from the gradebook as one CSV for the LMS",
         description="One row per student in the gradebook, sorted by id: student_id, <assignment> and "
-                    "<assignment>_max for each assignment (the score is empty without a submission), total, "
+                    "<assignment>_max for each assignment (the score after any late penalty, empty without a "
+                    "submission), total, "
                     "total_max, and pending_manual (assignments still waiting for manual grading).")
     export.add_argument("--output", help="CSV file to write (default: grades/lms.csv in the course)")
     export.add_argument("--assignments", nargs="+", metavar="A",

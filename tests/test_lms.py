@@ -302,7 +302,8 @@ def record_grades(course: Path) -> None:
 
     ps1 (max 10): test_a 2 + test_b 3 points of code, written 5 points; ps2 (max 4): test_c.
     alice: ps1 2 + 1.5 + 4 (graded by hand) = 7.5, ps2 4; bob: ps1 2 + 3 with the written part pending, no ps2;
-    carol: ps2 0.25 only; dave: in the gradebook without any submission.
+    carol: ps2 only, 3.25 handed in a day late with 3 points off (nbgrader's late penalty) = 0.25; dave: in the
+    gradebook without any submission.
     """
     from nbgrader.api import Gradebook
     with warnings.catch_warnings(), Gradebook(load_settings(course).db_url, "nn-from-scratch") as gradebook:
@@ -319,7 +320,7 @@ def record_grades(course: Path) -> None:
         scores = {("alice", ASSIGNMENT): {"test_a": 2, "test_b": 1.5, "written": ("manual", 4)},
                   ("alice", PS2): {"test_c": 4},
                   ("bob", ASSIGNMENT): {"test_a": 2, "test_b": 3, "written": None},
-                  ("carol", PS2): {"test_c": 0.25}}
+                  ("carol", PS2): {"test_c": 3.25}}
         for (student, assignment), grades in scores.items():
             gradebook.add_submission(assignment, student)
             for cell, score in grades.items():
@@ -328,6 +329,9 @@ def record_grades(course: Path) -> None:
                     grade.manual_score, grade.needs_manual_grade = score[1], False
                 else:
                     grade.auto_score, grade.needs_manual_grade = score, score is None
+        late = gradebook.find_submission(PS2, "carol")
+        late.timestamp = datetime(2026, 11, 2)
+        late.notebooks[0].late_submission_penalty = 3
         gradebook.db.commit()
 
 
