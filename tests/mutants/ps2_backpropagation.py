@@ -64,6 +64,12 @@ MUTANTS = [
     Mutant("five_mean_error", "five_weight_network",
            (("error = float(np.sum(residual ** 2))", "error = float(np.mean(residual ** 2))"),),
            ("test_five_weight_network",)),
+    # Right at the visible test's weights (w2 = 2) and consistent with its own gradient everywhere: only the hidden
+    # test's error at random weights catches it.
+    Mutant("five_wrong_model_consistent_gradient", "five_weight_network",
+           (("h1, h2 = inner ** 2, w2 * x1 * x2", "h1, h2 = inner ** 2, w2 * w2 / 2 * x1 * x2"),
+            ("np.sum(dprediction * w4 * x1 * x2),", "np.sum(dprediction * w4 * w2 * x1 * x2),")),
+           ("test_five_weight_network",), visible_passes=True),
     Mutant("train_gradient_ascent", "train_two_layer",
            (("params[key] -= learning_rate * grads[key]", "params[key] += learning_rate * grads[key]"),),
            ("test_training",), visible_passes=True),
