@@ -27,6 +27,16 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes minutes (installs the course into a new environment)")
 
 
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs the suite on several workers (pytest-xdist, --dist loadgroup): each file goes whole to one
+    worker, so its module fixtures (a graded flow, a server, a lesson's kernel) are made once, and the files that
+    read the graded classes go to the same worker, so each class is graded once."""
+    files = lambda item: item.nodeid.split("::")[0]  # noqa: E731
+    graded = {files(item) for item in items if "graded_class" in item.fixturenames}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group("graded classes" if files(item) in graded else files(item)))
+
+
 def copy_course(destination: Path) -> Path:
     """Copy what an instructor's course folder holds (config, source/, assignments/) to ``destination``."""
     destination.mkdir(parents=True, exist_ok=True)
@@ -75,6 +85,24 @@ class GradedClass:
     released: Path
 
 
+def write_class(inbox: Path, assignment: str, source: Path, released: Path, mutants: list[Mutant]) -> dict[str, Path]:
+    """In nbgrader's layout under ``inbox``: the solution, the untouched student version, each mutant (named after
+    it) and a truncated notebook file, broken_json. Returns each student's notebook path."""
+    submissions = {"solution": nbformat.read(source, as_version=4),
+                   "untouched": nbformat.read(released, as_version=4),
+                   **{mutant.name: mutate(nbformat.read(source, as_version=4), mutant) for mutant in mutants},
+                   "broken_json": released.read_text()[:500]}
+    paths = {}
+    for student, content in submissions.items():
+        paths[student] = path = notebook_path(inbox / student, assignment)
+        path.parent.mkdir(parents=True)
+        if isinstance(content, str):
+            path.write_text(content)
+        else:
+            nbformat.write(content, path)
+    return paths
+
+
 def grade_class(workspace: Path, assignment: str) -> GradedClass:
     """Submit the solution, the untouched student version, every catalogued mutant and a broken file; grade them.
 
@@ -83,21 +111,7 @@ def grade_class(workspace: Path, assignment: str) -> GradedClass:
     course = copy_course(workspace / "course")
     submissions = workspace / "inbox"
     source, released = notebook_path(course / "source", assignment), notebook_path(course / "assignments", assignment)
-
-    def submit(student: str, content) -> Path:
-        path = notebook_path(submissions / student, assignment)
-        path.parent.mkdir(parents=True)
-        if isinstance(content, str):
-            path.write_text(content)
-        else:
-            nbformat.write(content, path)
-        return path
-
-    submit("solution", nbformat.read(source, as_version=4))
-    submit("untouched", nbformat.read(released, as_version=4))
-    for mutant in CATALOGUE.get(assignment, []):
-        submit(mutant.name, mutate(nbformat.read(source, as_version=4), mutant))
-    broken = submit("broken_json", released.read_text()[:500])
+    broken = write_class(submissions, assignment, source, released, CATALOGUE.get(assignment, []))["broken_json"]
     before = fingerprint(submissions)
     feedback = [] if assignment in FEEDBACK_CHECKED else ["--no-feedback"]
     result = run_autograder("--quiet", "grade", assignment, "--submissions", str(submissions), *feedback, cwd=course)
@@ -106,27 +120,38 @@ def grade_class(workspace: Path, assignment: str) -> GradedClass:
     return GradedClass(assignment, course, submissions, result, rows, broken, before, source, released)
 
 
-@pytest.fixture(scope="session")
-def graded_class(tmp_path_factory):
+class GradedClasses:
     """graded_class(assignment) returns that assignment's graded class, graded once per test session.
 
-    The first call starts grading every assignment in the background, one class at a time (the grader itself
-    uses every core), the asked-for assignment first, so tests of one class run while the next is graded.
+    Classes are graded in the background, one at a time (the grader itself uses every core). The first call, or
+    start(), queues every assignment, the asked-for one first, so tests run while the next class is graded.
     """
-    assignments = sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir())
-    pool = ThreadPoolExecutor(max_workers=1)
-    futures: dict[str, Future] = {}
 
-    def get(assignment: str) -> GradedClass:
-        if not futures:
-            ordered = [assignment] + [a for a in assignments if a != assignment]
-            for name in ordered:
-                futures[name] = pool.submit(grade_class, tmp_path_factory.mktemp(name), name)
-        if assignment not in futures:
-            futures[assignment] = pool.submit(grade_class, tmp_path_factory.mktemp(assignment), assignment)
-        return futures[assignment].result()
-    yield get
-    pool.shutdown(wait=True, cancel_futures=True)
+    def __init__(self, workspace):
+        self.workspace = workspace  # pytest's tmp_path_factory
+        self.assignments = sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir())
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.futures: dict[str, Future] = {}
+
+    def start(self, first: str | None = None, only: set[str] | None = None) -> None:
+        """Queue every assignment (or those in ``only``), ``first`` first, unless grading has begun."""
+        if not self.futures:
+            queued = [first] * bool(first) + [a for a in self.assignments if a != first and (only is None or a in only)]
+            for name in queued:
+                self.futures[name] = self.pool.submit(grade_class, self.workspace.mktemp(name), name)
+
+    def __call__(self, assignment: str) -> GradedClass:
+        self.start(assignment)
+        if assignment not in self.futures:
+            self.futures[assignment] = self.pool.submit(grade_class, self.workspace.mktemp(assignment), assignment)
+        return self.futures[assignment].result()
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory):
+    classes = GradedClasses(tmp_path_factory)
+    yield classes
+    classes.pool.shutdown(wait=True, cancel_futures=True)
 
 
 @pytest.fixture

@@ -39,6 +39,39 @@ def test_every_assignment_has_a_mutation_catalogue():
         assert len({m.name for m in mutants}) == len(mutants), f"{assignment}: mutant names repeat"
 
 
+VISIBLE_PASSES = [(a, m) for a, m in MUTANTS if m.visible_passes]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def grading_in_the_background(request, graded_class):
+    """The classes this run's tests read are graded in the background while the first tests (validation) run."""
+    graded_class.start(only={item.callspec.params["assignment"] for item in request.session.items
+                             if "graded_class" in item.fixturenames and hasattr(item, "callspec")
+                             and "assignment" in item.callspec.params})
+
+
+@pytest.mark.parametrize("assignment, mutant", VISIBLE_PASSES, ids=[f"{a}-{m.name}" for a, m in VISIBLE_PASSES])
+def test_hidden_tests_catch_what_visible_tests_miss(assignment, mutant, tmp_path):
+    """The student's notebook, the released version with the wrong solution typed in, passes `validate`.
+
+    (That the hidden tests then take its points is test_wrong_implementation_loses_the_points_of_its_part.)
+    """
+    source, released = notebook_path(ROOT / "source", assignment), notebook_path(ROOT / "assignments", assignment)
+    student_version = nbformat.read(released, as_version=4)
+    solution = nbformat.read(source, as_version=4)
+    answers = {c.metadata.nbgrader["grade_id"]: c.source for c in solution.cells
+               if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
+    for cell in student_version.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = re.sub(r" *### (BEGIN|END) SOLUTION\n?", "", answers[grade_id])
+    mutate(student_version, mutant)
+    path = tmp_path / released.name
+    nbformat.write(student_version, path)
+    result = run_autograder("validate", str(path))
+    assert result.returncode == 0, result.stdout
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_scores_full_automatic_marks(graded_class, assignment):
     graded = graded_class(assignment)
@@ -69,24 +102,3 @@ def test_wrong_implementation_loses_the_points_of_its_part(graded_class, assignm
     assert float(row["score"]) < float(graded.rows["solution"]["score"])
 
 
-VISIBLE_PASSES = [(a, m) for a, m in MUTANTS if m.visible_passes]
-
-
-@pytest.mark.parametrize("assignment, mutant", VISIBLE_PASSES, ids=[f"{a}-{m.name}" for a, m in VISIBLE_PASSES])
-def test_hidden_tests_catch_what_visible_tests_miss(graded_class, assignment, mutant, tmp_path):
-    """The student's notebook: the released version with the wrong solution typed in passes `validate`."""
-    graded = graded_class(assignment)
-    student_version = nbformat.read(graded.released, as_version=4)
-    solution = nbformat.read(graded.source, as_version=4)
-    answers = {c.metadata.nbgrader["grade_id"]: c.source for c in solution.cells
-               if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
-    for cell in student_version.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = re.sub(r" *### (BEGIN|END) SOLUTION\n?", "", answers[grade_id])
-    mutate(student_version, mutant)
-    path = tmp_path / graded.released.name
-    nbformat.write(student_version, path)
-    result = run_autograder("validate", str(path))
-    assert result.returncode == 0, result.stdout
-    assert float(graded.rows[mutant.name]["score"]) < float(graded.rows["solution"]["score"])

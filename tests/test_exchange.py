@@ -71,7 +71,7 @@ def _install_course(folder: Path, *options: str) -> None:
     project = folder / "project"
     shutil.rmtree(project, ignore_errors=True)
     project.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, project)
     for package in ("autograder", "nnfs"):
         shutil.copytree(ROOT / package, project / package, ignore=shutil.ignore_patterns("__pycache__"))
@@ -487,32 +487,33 @@ def test_a_folder_with_a_malformed_name_is_passed_over(flow):
     assert flow.steps["collect"].returncode == 0
 
 
-@pytest.mark.parametrize("attack", [
-    "list inbound", "read alice's submission", "list alice's submission", "write into alice's submission",
-    "remove alice's notebook", "rename alice's submission", "read alice's secret in the inbound",
-])
-def test_a_student_cannot_reach_another_students_submission(flow, attack):
-    assert flow.paths["real"][attack]
-    assert flow.attacks[attack] in DENIED, f"bob could {attack}: {flow.attacks[attack]}"
+# What bob tries against alice's work, the instructor's files and the exchange (the targets of _run_flow).
+ATTACKS = {
+    "another student's submission": [
+        "list inbound", "read alice's submission", "list alice's submission", "write into alice's submission",
+        "remove alice's notebook", "rename alice's submission", "read alice's secret in the inbound"],
+    "the instructor's files": [
+        "list the course", "read the instructor notebook", "read the gradebook", "read a collected submission",
+        "replace the course folder"],
+    "another student's feedback": [
+        "list the feedback", "read alice's feedback", "read alice's local copy", "read alice's fetched feedback",
+        "list alice's home"],
+}
 
 
-@pytest.mark.parametrize("attack", [
-    "list the course", "read the instructor notebook", "read the gradebook", "read a collected submission",
-    "replace the course folder",
-])
-def test_a_student_cannot_reach_the_instructors_files(flow, attack):
-    assert flow.paths["real"][attack]
-    assert flow.attacks[attack] in DENIED, f"bob could {attack}: {flow.attacks[attack]}"
+@pytest.mark.parametrize("aim, attack", [(aim, attack) for aim, attacks in ATTACKS.items() for attack in attacks],
+                         ids=[attack for attacks in ATTACKS.values() for attack in attacks])
+def test_a_student_cannot_reach_others_work_or_the_instructors_files(flow, aim, attack):
+    assert flow.paths["real"][attack], f"{attack}: its target ({aim}) does not exist, so the attempt proves nothing"
+    assert flow.attacks[attack] in DENIED, f"bob could {attack} ({aim}): {flow.attacks[attack]}"
 
 
-@pytest.mark.parametrize("attack", [
-    "list the feedback", "read alice's feedback", "read alice's local copy", "read alice's fetched feedback",
-    "list alice's home",
-])
-def test_a_student_cannot_read_another_students_feedback(flow, attack):
-    assert flow.paths["real"][attack]
-    assert flow.attacks[attack] in DENIED, f"bob could {attack}: {flow.attacks[attack]}"
-    assert flow.attacks["alice reads her feedback"].startswith("ok: ")  # while alice can
+def test_every_attack_of_the_flow_is_checked(flow):
+    assert sorted(flow.paths["targets"]) == sorted(attack for attacks in ATTACKS.values() for attack in attacks)
+
+
+def test_a_student_reads_their_own_feedback_in_the_exchange(flow):
+    assert flow.attacks["alice reads her feedback"].startswith("ok: ")
 
 
 def test_a_configured_late_penalty_is_applied(flow):

@@ -29,14 +29,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 import pytest
 from nbgrader.api import Gradebook
 from sqlalchemy.engine import make_url
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.gradebook import load_settings
-from conftest import ASSIGNMENT, ROOT, copy_course, mutate, notebook_path, run_autograder
+from conftest import ASSIGNMENT, ROOT, copy_course, notebook_path, run_autograder, write_class
 from mutations import CATALOGUE
 
 SERVER_PROGRAMS = ("initdb", "pg_ctl", "postgres")
@@ -198,19 +197,7 @@ def postgres():
 
 def make_class(inbox: Path, source: Path, released: Path) -> list[str]:
     """The solution, the untouched student version, three mutants and a broken notebook file."""
-    mutants = CATALOGUE[ASSIGNMENT][:3]
-    submissions = {"solution": nbformat.read(source, as_version=4),
-                   "untouched": nbformat.read(released, as_version=4),
-                   **{mutant.name: mutate(nbformat.read(source, as_version=4), mutant) for mutant in mutants},
-                   "broken_json": released.read_text()[:500]}
-    for student, content in submissions.items():
-        path = notebook_path(inbox / student, ASSIGNMENT)
-        path.parent.mkdir(parents=True)
-        if isinstance(content, str):
-            path.write_text(content)
-        else:
-            nbformat.write(content, path)
-    return sorted(submissions)
+    return sorted(write_class(inbox, ASSIGNMENT, source, released, CATALOGUE[ASSIGNMENT][:3]))
 
 
 def gradebook_snapshot(db_url: str, course_id: str) -> dict:
