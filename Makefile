@@ -31,11 +31,11 @@ lab: setup
 	@echo "Lessons are in lessons/, assignments in assignments/; the Formgrader tab is for instructors. Ctrl-C stops it."
 	$(BIN)/jupyter lab --no-browser --ServerApp.root_dir="$(CURDIR)" --ServerApp.port=$(LAB_PORT) $(ALLOW_ROOT) $(LAB_ARGS)
 
-# Test files run on TEST_WORKERS workers at once (pytest-xdist; tests/conftest.py keeps each file on one worker):
-# the suite waits on kernels, servers and other processes for about half of its time. TEST_WORKERS=0: one process.
+# Test files run on TEST_WORKERS workers at once (pytest-xdist; conftest.py keeps each file on one worker): the
+# suite waits on kernels, servers and other processes for about half of its time. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 test: setup system
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Maintainers: regenerate assignments/ from source/ after editing an instructor notebook.
 release: setup

@@ -27,16 +27,6 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes minutes (installs the course into a new environment)")
 
 
-def pytest_collection_modifyitems(config, items):
-    """`make test` runs the suite on several workers (pytest-xdist, --dist loadgroup): each file goes whole to one
-    worker, so its module fixtures (a graded flow, a server, a lesson's kernel) are made once, and the files that
-    read the graded classes go to the same worker, so each class is graded once."""
-    files = lambda item: item.nodeid.split("::")[0]  # noqa: E731
-    graded = {files(item) for item in items if "graded_class" in item.fixturenames}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group("graded classes" if files(item) in graded else files(item)))
-
-
 def copy_course(destination: Path) -> Path:
     """Copy what an instructor's course folder holds (config, source/, assignments/) to ``destination``."""
     destination.mkdir(parents=True, exist_ok=True)

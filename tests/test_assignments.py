@@ -46,7 +46,7 @@ VISIBLE_PASSES = [(a, m) for a, m in MUTANTS if m.visible_passes]
 def grading_in_the_background(request, graded_class):
     """The classes this run's tests read are graded in the background while the first tests (validation) run."""
     graded_class.start(only={item.callspec.params["assignment"] for item in request.session.items
-                             if "graded_class" in item.fixturenames and hasattr(item, "callspec")
+                             if "graded_class" in getattr(item, "fixturenames", ()) and hasattr(item, "callspec")
                              and "assignment" in item.callspec.params})
 
 
