@@ -301,11 +301,11 @@ def read_toml(path: Path) -> dict:
 
 def edition_pyproject(course: Path) -> str:
     """The edition's pyproject.toml: the project's build system, name, version, Python and requirements (without
-    optional extras), the ``autograder`` command, and the two packages with nnfs's data files."""
+    optional extras), the ``autograder`` command, and nnfs with its data files."""
     project_file = read_toml(Path(course) / "pyproject.toml")
     project, build = project_file["project"], project_file["build-system"]
     setuptools = project_file.get("tool", {}).get("setuptools", {})
-    packages = ["autograder", "nnfs"]
+    packages = setuptools["packages"]  # the same packages; only autograder's instructor modules are left out
     package_data = {name: files for name, files in setuptools.get("package-data", {}).items() if name in packages}
     values = {
         "build_requires": toml_value(build["requires"], inline=True),

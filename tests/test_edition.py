@@ -203,8 +203,8 @@ def test_student_project_files_follow_the_course(built, monkeypatch):
         assert student["project"][key] == course["project"][key]
     assert "optional-dependencies" not in student["project"]
     assert student["project"]["scripts"] == {"autograder": "autograder.cli:main"}
-    assert student["tool"]["setuptools"]["packages"] == ["autograder", "nnfs"]
-    assert student["tool"]["setuptools"]["package-data"] == {"nnfs": ["texts/*.txt"]}
+    assert student["tool"]["setuptools"]["packages"] == ["autograder", "nnfs", "nnfs.texts"]
+    assert student["tool"]["setuptools"]["package-data"] == {"nnfs.texts": ["*.txt"]}
     assert "pytest" not in student.get("tool", {})
     conda = yaml.safe_load((folder / "environment.yml").read_text())
     listed = [entry for entry in conda["dependencies"]
