@@ -245,6 +245,16 @@ def _submissions(exchange: Path, student: str, course_id: str = COURSE_ID) -> li
     return sorted(found, key=found.get)
 
 
+def _submit_in_the_name_of(bob: Account, alice: Account, course: Path) -> subprocess.CompletedProcess:
+    """bob hands in a notebook marked FORGED BY BOB with `nbgrader submit --student=<alice>`."""
+    forged = bob.home / "forged" / ASSIGNMENT
+    forged.mkdir(parents=True)
+    shutil.copy(course / "assignments" / ASSIGNMENT / NOTEBOOK, forged)
+    _notebook(forged / NOTEBOOK, "FORGED BY BOB")
+    _checked(_run(["chown", "-R", f"{bob.uid}:{bob.gid}", bob.home / "forged"]))
+    return bob.run("nbgrader", "submit", ASSIGNMENT, f"--student={alice.name}", cwd=forged.parent)
+
+
 @dataclass
 class Flow:
     exchange: Path
@@ -295,13 +305,7 @@ def _run_flow(base: Path, instructor: Account, alice: Account, bob: Account, eve
     steps["eve submits"] = eve.nbgrader("submit", ASSIGNMENT)
 
     # bob hands in work in alice's name, and a submission whose notebook links to the instructor notebook.
-    forged = bob.home / "forged" / ASSIGNMENT
-    forged.mkdir(parents=True)
-    shutil.copy(course / "assignments" / ASSIGNMENT / NOTEBOOK, forged)
-    _notebook(forged / NOTEBOOK, "FORGED BY BOB")
-    _checked(_run(["chown", "-R", f"{bob.uid}:{bob.gid}", bob.home / "forged"]))
-    steps["bob submits as alice"] = bob.run("nbgrader", "submit", ASSIGNMENT, f"--student={alice.name}",
-                                            cwd=forged.parent)
+    steps["bob submits as alice"] = _submit_in_the_name_of(bob, alice, course)
     linked = _inbound(exchange) / f"{bob.name}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+link"
     flow.attacks["link"] = bob.attempt(["mkdir", str(linked)], ["symlink", str(linked / NOTEBOOK), str(source)])
     flow.paths["link"] = linked
@@ -655,13 +659,7 @@ def _run_defaults(base: Path, instructor: Account, alice: Account, bob: Account)
         found.found["overwritten"] = ((folder / NOTEBOOK).read_text(), (folder / NOTEBOOK).stat().st_uid,
                                       oct(folder.stat().st_mode & 0o777))
 
-    forged = bob.home / "forged" / ASSIGNMENT
-    forged.mkdir(parents=True)
-    shutil.copy(course / "assignments" / ASSIGNMENT / NOTEBOOK, forged)
-    _notebook(forged / NOTEBOOK, "FORGED BY BOB")
-    _checked(_run(["chown", "-R", f"{bob.uid}:{bob.gid}", bob.home / "forged"]))
-    steps["bob submits as alice"] = bob.run("nbgrader", "submit", ASSIGNMENT, f"--student={alice.name}",
-                                            cwd=forged.parent)
+    steps["bob submits as alice"] = _submit_in_the_name_of(bob, alice, course)
     now = datetime.now(timezone.utc).strftime(TIME_FORMAT)
     linked = inbound / f"{bob.name}+{ASSIGNMENT}+{now}"
     found.found["link"] = bob.attempt(["mkdir", str(linked)], ["symlink", str(linked / "notes.txt"), str(private)])
