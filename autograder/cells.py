@@ -46,6 +46,11 @@ def is_answer(meta: dict) -> bool:
     return bool(meta.get("solution"))
 
 
+def is_graded_part(meta: dict) -> bool:
+    """A part a person grades: a written answer (an answer cell with points) or a task cell."""
+    return bool(meta.get("task")) or (is_answer(meta) and bool(meta.get("grade")))
+
+
 def is_locked(meta: dict) -> bool:
     return bool(meta.get("locked")) or is_test(meta)
 

@@ -19,6 +19,10 @@ BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
 END_HIDDEN = "END HIDDEN TESTS"
 HIDDEN_PLACEHOLDER = "# Hidden tests ran here when your work was graded; their code is not shown."
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# How the grader marks, in an error's message, a failure that is safe to show whole: one raised by the student's
+# own code, or a visible assertion of a cell that also has hidden tests.
+STUDENT_RAISED = "raised by your code: "
+VISIBLE_FAILURE = "visible test: "
 
 
 def remove_hidden_region(source: str) -> tuple[str, bool]:
@@ -38,6 +42,9 @@ def remove_hidden_region(source: str) -> tuple[str, bool]:
 def safe_error_summary(ename: str, evalue: str) -> str:
     """One line describing an error from a hidden-test cell without any expected value."""
     first_line = ANSI_ESCAPE.sub("", evalue).strip().split("\n")[0]
+    if first_line.startswith((STUDENT_RAISED, VISIBLE_FAILURE)):
+        return f"{ename} {first_line}" if first_line.startswith(STUDENT_RAISED) else \
+            f"{ename}: {first_line[len(VISIBLE_FAILURE):]}"
     if ename == "CheckFailure":
         return f"{ename}: {first_line}"
     if ename == "NotImplementedError":

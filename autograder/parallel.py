@@ -29,12 +29,14 @@ class Job:
     released: str
     release_folder: str | None
     limits: Limits
+    recorded: dict | None = None  # grade id -> test and locked cell source as the gradebook recorded it
 
 
 def _child(job: Job, connection) -> None:
     try:
         result = grade_notebook(job.student, job.assignment, Path(job.submitted), Path(job.source),
-                                Path(job.released), job.limits, Path(job.release_folder) if job.release_folder else None)
+                                Path(job.released), job.limits, Path(job.release_folder) if job.release_folder else None,
+                                job.recorded)
         connection.send(("result", result))
     except BaseException as error:  # the grader's own failure: reported, never silently dropped
         connection.send(("error", f"{type(error).__name__}: {error}", traceback.format_exc()[-2000:]))
@@ -46,11 +48,11 @@ def failed_result(job: Job, reason: str) -> SubmissionResult:
     """Every test of the notebook at zero, with the reason (the grader could not finish this job)."""
     import nbformat
 
-    from .cells import is_answer, is_test, nbgrader_meta
+    from .cells import is_graded_part, is_test, nbgrader_meta
     result = SubmissionResult(job.student, job.assignment, os.path.splitext(os.path.basename(job.source))[0])
     for cell in nbformat.read(job.source, as_version=4).cells:
         meta = nbgrader_meta(cell)
-        if meta.get("grade") and (is_test(meta) or is_answer(meta)):
+        if is_test(meta) or is_graded_part(meta):
             result.tests.append(TestResult(meta["grade_id"], float(meta.get("points", 0) or 0), 0.0, "not run",
                                            f"Not graded: {reason}.", reason))
     result.problems.append(reason)

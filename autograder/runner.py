@@ -15,12 +15,14 @@ The submission is first normalised against the instructor's notebook (:mod:`auto
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import functools
 import io
 import linecache
 import os
+import re
 import shutil
 import signal
 import socket
@@ -34,15 +36,12 @@ from pathlib import Path
 import nbformat
 
 from . import cells as cellmod
-from . import integrity, sandbox, wire
-from .feedback import safe_error_summary
+from . import integrity, remote, sandbox, wire
+from .feedback import BEGIN_HIDDEN, END_HIDDEN, STUDENT_RAISED, VISIBLE_FAILURE, remove_hidden_region, safe_error_summary
 from .notebooks import NotebookError, read_notebook
 
 GRACE_SECONDS = 3.0  # beyond a limit, how long the sandbox gets to stop on its own before it is killed
 EXTRA_FILE_BYTES = 50 << 20  # a student's own data files copied into the sandbox, at most
-BUILTIN_EXCEPTIONS = {name: value for name, value in vars(builtins).items()
-                      if isinstance(value, type) and issubclass(value, Exception)
-                      and name not in ("SystemExit", "KeyboardInterrupt", "GeneratorExit")}
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ class TestResult:
     grade_id: str
     points: float
     score: float | None  # None: waits for a person
-    status: str  # "passed", "failed", "not run", "needs manual grading", "no response"
+    status: str  # "passed", "failed", "not run", "needs manual grading", "no response", "grader limit"
     message: str = ""  # safe for the student: no hidden test code or expected value
     detail: str = ""  # for the instructor: the full error
 
@@ -94,113 +93,8 @@ class SandboxLost(BaseException):
         self.reason, self.finding = reason, finding
 
 
-class StudentCodeError(Exception):
-    """The student's code raised; ``kind`` is the type it raised, ``student_traceback`` their frames only."""
-
-    def __init__(self, kind: str, message: str, student_traceback: str):
-        super().__init__(message)
-        self.kind, self.message, self.student_traceback = kind, message, student_traceback
-
-
-def student_error(error: wire.RemoteError) -> StudentCodeError:
-    """An exception that ``except ValueError`` (or whatever the student raised) in a test can catch."""
-    base = BUILTIN_EXCEPTIONS.get(error.kind)
-    cls = type(error.kind, (StudentCodeError, base), {}) if base and base is not Exception else StudentCodeError
-    return cls(error.kind, error.message, error.traceback)
-
-
-class SubmittedObject(wire.Proxy):
-    """A function or object of the student's, seen from the grader: calls and attribute reads run in the sandbox.
-
-    It has no comparison, arithmetic or array protocol of its own, so a check that needs a number gets a clear
-    failure instead of whatever the student's object would have answered.
-    """
-
-    __slots__ = ("__name__", "_session")
-
-    def __init__(self, channel, ref, session: "Session"):
-        super().__init__(channel, ref)
-        self.__name__ = ref.name
-        self._session = session
-
-    def __call__(self, *args, **kwargs):
-        if self._ref.kind != "function":
-            raise TypeError(f"the {self._ref.name} object from the submission is not callable")
-        reply = self._session.request("call", {"target": self, "args": list(args), "kwargs": kwargs,
-                                               "context": call_context()})
-        _apply_changes(args, kwargs, reply.get("changed", {}))
-        return reply.get("value")
-
-    def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self._session.request("getattr", {"target": self, "name": name})
-
-    def __repr__(self) -> str:
-        kind = "function" if self._ref.kind == "function" else "object"
-        return f"<{kind} {self._ref.name} from the submission, not a number or array>"
-
-
-@functools.lru_cache(maxsize=256)
-def submitted_class(name: str) -> type:
-    """A SubmittedObject subclass named after the student's type, so a failing check says "not Anything"."""
-    label = name if name.isidentifier() else "object"
-    return type(label, (SubmittedObject,), {"__slots__": ()})
-
-
-def call_context() -> dict:
-    """The test's warning filters and NumPy error handling, which the student's call must run under.
-
-    A test that says ``warnings.simplefilter("error")`` around a call expects a warning in the student's code
-    to fail it, as it would in one kernel. Only filters on builtin warning categories travel (plain data).
-    """
-    import warnings
-
-    import numpy as np
-    filters = [[action, category.__name__] for action, message, category, module, line in warnings.filters
-               if message is None and module is None and not line and isinstance(category, type)
-               and getattr(builtins, category.__name__, None) is category]
-    return {"warnings": filters[:50], "errstate": dict(np.geterr())}
-
-
-def _apply_changes(args: tuple, kwargs: dict, changed: dict) -> None:
-    """Write what the student's function did to its array, list and dict arguments back into the test's own."""
-    if not isinstance(changed, dict):
-        return
-    for key, new in changed.items():
-        if isinstance(key, str) and key.isdigit() and int(key) < len(args):
-            old = args[int(key)]
-        elif key in kwargs:
-            old = kwargs[key]
-        else:
-            continue
-        _update_in_place(old, new)
-
-
-def _update_in_place(old, new) -> None:
-    import numpy as np
-    if isinstance(old, np.ndarray) and isinstance(new, np.ndarray) and old.shape == new.shape \
-            and old.flags.writeable:
-        try:
-            old[...] = new
-        except (TypeError, ValueError):
-            pass
-    elif isinstance(old, list) and isinstance(new, list):
-        old[:] = new
-    elif isinstance(old, dict) and isinstance(new, dict):
-        for key in list(old):
-            if key not in new:
-                del old[key]
-        for key, value in new.items():
-            if key in old and isinstance(old[key], (np.ndarray, list, dict)) and type(old[key]) is type(value):
-                _update_in_place(old[key], value)
-                if not isinstance(value, np.ndarray) or old[key].shape == value.shape:
-                    continue
-            old[key] = value
-
-
 class Session:
-    """The sandboxed worker for one submission and the channel to it."""
+    """The sandboxed worker for one submission, the channel to it, and the stand-ins for its objects."""
 
     def __init__(self, workdir: Path, limits: Limits):
         self.limits = limits
@@ -213,18 +107,20 @@ class Session:
                  "MPLBACKEND": "module://matplotlib_inline.backend_inline"},
             pass_fds=(theirs.fileno(),))
         theirs.close()
-        self.channel = wire.Channel(ours, "grader", lambda channel, ref: submitted_class(ref.name)(channel, ref, self),
-                                    self._answer)
+        self.remote: remote.Remote | None = None
+        self.channel = wire.Channel(ours, "grader", lambda channel, ref: self.remote.make(channel, ref), self._answer)
+        self.remote = remote.Remote(self.channel, self.request)
         self.deadline: float | None = None  # of the cell being graded
         self.seconds = limits.cell_seconds
         self.lost: SandboxLost | None = None
-        self.objects_seen: list[str] = []
+        self.pending_names: dict | None = None  # a finished test's changes to shared names, sent with the next cell
 
     def _answer(self, verb: str, body):
         """Requests from the sandbox: a student's function calling a function the test passed in."""
         if verb == "call" and isinstance(body, dict):
             target = body.get("target")
-            if isinstance(target, wire.Proxy) or not callable(target):
+            if isinstance(target, (wire.Proxy, remote.RemoteObject, remote.RemoteClass)) or not callable(target) \
+                    or self.channel.stand_ins.get(id(target), (None,))[0] is target:
                 raise TypeError("not a function given by the test")
             args, kwargs = body.get("args", []), body.get("kwargs", {})
             if not isinstance(args, list) or not isinstance(kwargs, dict) \
@@ -247,7 +143,7 @@ class Session:
         try:
             return self.channel.request(verb, body, deadline=time.monotonic() + max(0.5, remaining) + GRACE_SECONDS)
         except wire.RemoteError as error:
-            raise student_error(error) from None
+            raise remote.raised_error(error) from None
         except TimeoutError:
             self.lose(f"it ran past the time limit of {self.seconds:g} s and was stopped", "ignored the time limit")
         except wire.ChannelClosed:
@@ -258,6 +154,15 @@ class Session:
         except (wire.WireError, OSError) as error:
             self.lose(f"the grading channel broke ({error})", "tampered with the grading channel")
         raise AssertionError("unreachable")
+
+    def run_cell(self, source: str) -> dict:
+        """Run a student cell, carrying the test's last changes to shared names and the random generators."""
+        reply = self.request("run", {"source": source, "names": self.pending_names,
+                                     "rng": self.remote.random.outgoing()})
+        self.pending_names = None
+        if isinstance(reply, dict) and reply.get("rng") is not None:
+            self.remote.random.incoming(reply["rng"])
+        return reply if isinstance(reply, dict) else {}
 
     def lose(self, reason: str, finding: str | None) -> None:
         self.sandbox.kill()
@@ -353,50 +258,162 @@ def _copy_files(workdir: Path, student_folder: Path | None, release_folder: Path
             shutil.copyfile(path, target)
 
 
-def _interface(source: nbformat.NotebookNode) -> set[str]:
-    """Names the student provides: bound by answer cells and other editable code cells, not by locked ones."""
-    student, locked = set(), set()
+AUTOTEST_LINE = re.compile(r"^\s*###\s*(HASHED\s+)?AUTOTEST\b", re.MULTILINE)
+
+
+def test_sources(source: nbformat.NotebookNode, released: nbformat.NotebookNode,
+                 recorded: dict[str, str] | None) -> tuple[dict[str, str], dict[str, str]]:
+    """The code each test and locked cell runs when graded, as nbgrader's autograder restores it.
+
+    recorded: grade id -> source, as ``generate_assignment`` recorded the cells in the gradebook (AUTOTEST lines
+        expanded, hidden tests kept); without it, cells come from source/, and an AUTOTEST cell from the released
+        version when it has no hidden tests (the expansion is then complete there)
+    Returns the sources, and grade id -> why a cell cannot be graded (its AUTOTEST lines are not expanded anywhere).
+    """
+    recorded = recorded or {}
+    released_cells = {cellmod.nbgrader_meta(c).get("grade_id"): c for c in released.cells}
+    sources, unusable = {}, {}
     for cell in source.cells:
-        if cell.cell_type != "code":
-            continue
         meta = cellmod.nbgrader_meta(cell)
-        if cellmod.is_test(meta):
+        grade_id = meta.get("grade_id")
+        if not grade_id or not cellmod.is_locked(meta) or cellmod.is_answer(meta):
             continue
-        (locked if cellmod.is_locked(meta) and not cellmod.is_answer(meta) else student).update(
-            integrity.bound_names(cell.source))
-    return student - locked
+        if isinstance(recorded.get(grade_id), str):
+            sources[grade_id] = recorded[grade_id]
+        elif AUTOTEST_LINE.search(cell.source):
+            stub = released_cells.get(grade_id)
+            if stub is not None and not AUTOTEST_LINE.search(stub.source) and not remove_hidden_region(cell.source)[1]:
+                sources[grade_id] = stub.source
+            else:
+                sources[grade_id] = cell.source
+                unusable[grade_id] = ("its AUTOTEST lines are expanded only by nbgrader's generate_assignment, and "
+                                      "this assignment's expansion is not recorded in the gradebook. Instructor: run "
+                                      "`autograder grade` (it records the assignment) rather than grading from "
+                                      "source/ alone.")
+        else:
+            sources[grade_id] = cell.source
+    return sources, unusable
+
+
+def _cell_names(source: str) -> tuple[set[str], set[str]]:
+    """Every name a cell uses (read, bound or deleted, anywhere), and the names bound by its hidden tests."""
+    try:
+        tree = ast.parse(integrity.python_source(source))
+    except (SyntaxError, ValueError):
+        return set(), set()
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    hidden = set()
+    for start, end in hidden_lines(source):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and start <= node.lineno <= end:
+                hidden.add(node.id)
+    return used, hidden
+
+
+def hidden_lines(source: str) -> list[tuple[int, int]]:
+    """Line ranges (from 1, inclusive) of a cell's hidden-test regions."""
+    ranges, start = [], None
+    for number, line in enumerate(source.split("\n"), start=1):
+        if BEGIN_HIDDEN in line and start is None:
+            start = number
+        elif END_HIDDEN in line and start is not None:
+            ranges.append((start, number))
+            start = None
+    if start is not None:
+        ranges.append((start, source.count("\n") + 1))
+    return ranges
+
+
+_GUARDED_FOLDER: list[str] = []  # the submission's folder while a test runs (see _guard_files)
+
+
+def _guard_files(event: str, args) -> None:
+    """While a test runs in the submission's folder, a file there that leads elsewhere (a link the student made)
+    is not opened: the test may read what the student wrote, never the grader's files through it."""
+    if event != "open" or not _GUARDED_FOLDER:
+        return
+    path = args[0]
+    if isinstance(path, int):
+        return
+    path = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else path
+    if not isinstance(path, str):
+        return
+    folder = _GUARDED_FOLDER[-1]
+    lexical = os.path.normpath(os.path.join(os.getcwd(), path))
+    if (lexical + os.sep).startswith(folder + os.sep) and \
+            not (os.path.realpath(lexical) + os.sep).startswith(folder + os.sep):
+        raise PermissionError(f"{path}: a link out of the submission's folder is not followed when grading")
+
+
+@contextlib.contextmanager
+def in_submission_folder(workdir: Path):
+    """Run test code as in the student's kernel: in the folder holding the assignment's files and whatever the
+    student's code wrote, with NBGRADER_EXECUTION=autograde."""
+    if not _GUARD_INSTALLED:
+        sys.addaudithook(_guard_files)
+        _GUARD_INSTALLED.append(True)
+    previous_folder, previous = os.getcwd(), os.environ.get("NBGRADER_EXECUTION")
+    os.chdir(workdir)
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    _GUARDED_FOLDER.append(os.path.realpath(workdir))
+    try:
+        yield
+    finally:
+        _GUARDED_FOLDER.pop()
+        os.chdir(previous_folder)
+        if previous is None:
+            os.environ.pop("NBGRADER_EXECUTION", None)
+        else:
+            os.environ["NBGRADER_EXECUTION"] = previous
+
+
+_GUARD_INSTALLED: list = []
 
 
 def grade_notebook(student: str, assignment: str, submitted_path: Path, source_path: Path, released_path: Path,
-                   limits: Limits = Limits(), release_folder: Path | None = None) -> SubmissionResult:
-    """Grade one notebook of one student; never raises for anything the submission does."""
+                   limits: Limits = Limits(), release_folder: Path | None = None,
+                   recorded: dict[str, str] | None = None) -> SubmissionResult:
+    """Grade one notebook of one student; never raises for anything the submission does.
+
+    recorded: grade id -> source of the test and locked cells as recorded in the gradebook (see test_sources)
+    """
     start = time.monotonic()
     notebook_name = Path(source_path).stem
     result = SubmissionResult(student, assignment, notebook_name)
     source = nbformat.read(source_path, as_version=4)
     released = nbformat.read(released_path, as_version=4)
-    tests = [c for c in source.cells if cellmod.is_test(cellmod.nbgrader_meta(c)) or
-             (cellmod.is_answer(cellmod.nbgrader_meta(c)) and cellmod.nbgrader_meta(c).get("grade"))]
+    sources, unusable = test_sources(source, released, recorded)
+    for cell in source.cells:
+        grade_id = cellmod.nbgrader_meta(cell).get("grade_id")
+        if grade_id in sources:
+            cell.source = sources[grade_id]
+    parts = [c for c in source.cells if cellmod.is_graded_part(cellmod.nbgrader_meta(c))]
     try:
         submitted = read_notebook(submitted_path)
     except NotebookError as error:
         result.readable = False
         result.problems.append(str(error))
-        result.tests = [TestResult(cellmod.nbgrader_meta(c)["grade_id"], float(cellmod.nbgrader_meta(c)["points"]),
-                                   0.0, "not run", "The notebook could not be read.", str(error)) for c in tests]
+        result.tests = [TestResult(cellmod.nbgrader_meta(c)["grade_id"],
+                                   float(cellmod.nbgrader_meta(c).get("points", 0) or 0),
+                                   None if cellmod.nbgrader_meta(c).get("task") else 0.0,
+                                   "needs manual grading" if cellmod.nbgrader_meta(c).get("task") else "not run",
+                                   "The notebook could not be read.", str(error)) for c in parts]
         result.seconds = time.monotonic() - start
         return result
 
     graded_cells, result.cell_warnings = cellmod.normalise(source, released, submitted)
     stubs = {cellmod.nbgrader_meta(c).get("grade_id"): c.source for c in released.cells}
-    interface = _interface(source)
+    student_names: set[str] = set()
     for index, cell in enumerate(graded_cells):
         meta = cellmod.nbgrader_meta(cell)
         if cell.cell_type == "code" and not cellmod.is_locked(meta):
             label = meta.get("grade_id") or f"cell {cell.metadata.get('submitted_position', index + 1)}"
             result.findings.extend(integrity.scan(label, cell.source))
+            student_names |= integrity.bound_names(cell.source)
 
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    saved_path = list(sys.path)
+    sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # the submission's folder never holds modules here
     with tempfile.TemporaryDirectory(prefix="grading-") as scratch:
         workdir = Path(scratch) / "work"
         workdir.mkdir()
@@ -416,37 +433,42 @@ def grade_notebook(student: str, assignment: str, submitted_path: Path, source_p
             label = meta.get("grade_id") or f"cell {cell.metadata.get('submitted_position', index + 1)}"
             session.deadline = min(time.monotonic() + limits.cell_seconds, notebook_deadline)
             if cell.cell_type != "code":
-                if cellmod.is_answer(meta) and meta.get("grade"):
+                if cellmod.is_graded_part(meta):
                     result.tests.append(_manual(cell, meta, stubs))
                 continue
             if cellmod.is_test(meta):
                 running = session.lost is None
-                test = _run_test(cell, meta, session, namespace, interface)
+                if meta["grade_id"] in unusable:
+                    test = _grader_limit(cell, meta, unusable[meta["grade_id"]])
+                else:
+                    test = _run_test(cell, meta, session, namespace, student_names, workdir)
                 if running and session.lost is not None:  # lost while a test called the student's code
                     result.problems.append(f"{label}: {session.lost.reason}; the cells after it did not run")
                 if test.detail.startswith("CellTimeout"):
                     result.findings.append(integrity.Finding("ran past the time limit", label, test.detail,
                                                              "while running"))
+                if test.status == "grader limit":
+                    result.problems.append(f"{label}: needs manual review: {test.message}")
                 result.tests.append(test)
                 continue
             if cellmod.is_locked(meta) and not cellmod.is_answer(meta):
-                _run_trusted(cell.source, namespace, label)
+                _run_trusted(cell.source, namespace, label, workdir)
             if session.lost is not None:
                 continue
             try:
-                reply = session.request("run", {"source": cell.source})
+                reply = session.run_cell(cell.source)
             except SandboxLost as lost:
                 result.problems.append(f"{label}: {lost.reason}; the cells after it did not run")
                 cell.outputs = [nbformat.v4.new_output("stream", name="stderr",
                                                        text=f"Grading stopped here: {lost.reason}.\n")]
                 continue
-            cell.outputs = _sanitise_outputs(reply.get("outputs") if isinstance(reply, dict) else None)
-            count = reply.get("execution_count") if isinstance(reply, dict) else None
+            cell.outputs = _sanitise_outputs(reply.get("outputs"))
+            count = reply.get("execution_count")
             cell.execution_count = count if type(count) is int else None
             if any(o.output_type == "error" and o.ename == "CellTimeout" for o in cell.outputs):
                 result.findings.append(integrity.Finding("ran past the time limit", label,
                                                          f"stopped after {limits.cell_seconds:g} s", "while running"))
-            if cellmod.is_answer(meta) and meta.get("grade"):
+            if cellmod.is_graded_part(meta):
                 result.tests.append(_manual(cell, meta, stubs))
         if session.lost is not None and session.lost.finding:
             result.findings.append(integrity.Finding(session.lost.finding, "notebook", session.lost.reason,
@@ -459,6 +481,7 @@ def grade_notebook(student: str, assignment: str, submitted_path: Path, source_p
         for note in session.channel.notes:
             kind = note["kind"] if note["kind"] in integrity.KINDS else "tampered with the grading channel"
             result.findings.append(integrity.Finding(kind, "notebook", note["detail"], "while running"))
+    sys.path[:] = saved_path
     for warning in result.cell_warnings:
         kind = "edited a test cell" if warning.kind == "edited test cell" else "cell structure changed"
         result.findings.append(integrity.Finding(kind, warning.cell, f"{warning.kind}: {warning.detail}",
@@ -475,29 +498,91 @@ def grade_notebook(student: str, assignment: str, submitted_path: Path, source_p
 
 
 def _manual(cell, meta: dict, stubs: dict) -> TestResult:
+    """A part a person grades: a written answer (unless left as released) or a task."""
     points = float(meta.get("points", 0) or 0)
-    if cell.source.strip() == stubs.get(meta["grade_id"], "").strip():
+    if not meta.get("task") and cell.source.strip() == stubs.get(meta["grade_id"], "").strip():
         return TestResult(meta["grade_id"], points, 0.0, "no response", "No response.")
     return TestResult(meta["grade_id"], points, None, "needs manual grading")
 
 
-def _run_trusted(source: str, namespace: dict, label: str) -> None:
+def _grader_limit(cell, meta: dict, reason: str) -> TestResult:
+    points = float(meta.get("points", 0) or 0)
+    message = f"The grader could not run this test: {reason}"
+    cell.outputs = [_error_output("GraderLimit", message, [message])]
+    return TestResult(meta["grade_id"], points, 0.0, "grader limit", message, message)
+
+
+def _run_trusted(source: str, namespace: dict, label: str, workdir: Path) -> None:
     """A locked cell of the instructor's (imports, helpers) runs here too, so tests find what it defines."""
-    previous = os.environ.get("NBGRADER_EXECUTION")
-    os.environ["NBGRADER_EXECUTION"] = "autograde"  # as in the sandbox: the environment check has nothing to do
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), time_limit(120):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                in_submission_folder(workdir), time_limit(120):
             exec(compile(integrity.python_source(source), f"<{label}>", "exec"), namespace)
     except Exception:
         pass
-    finally:
-        if previous is None:
-            os.environ.pop("NBGRADER_EXECUTION", None)
-        else:
-            os.environ["NBGRADER_EXECUTION"] = previous
 
 
-def _run_test(cell, meta: dict, session: Session, namespace: dict, interface: set[str]) -> TestResult:
+class _VisibleAsserts(ast.NodeTransformer):
+    """Visible ``assert a <op> b`` statements say what both sides were when they fail (hidden ones stay bare)."""
+
+    def __init__(self, hidden: list[tuple[int, int]]):
+        self.hidden = hidden
+
+    def visit_Assert(self, node):
+        if any(start <= node.lineno <= end for start, end in self.hidden) or not isinstance(node.test, ast.Compare) \
+                or len(node.test.ops) != 1:
+            return node
+        left, right = ast.Name("__autograder_left", ast.Store()), ast.Name("__autograder_right", ast.Store())
+        load = [ast.Name("__autograder_left", ast.Load()), ast.Name("__autograder_right", ast.Load())]
+        check = ast.If(
+            test=ast.UnaryOp(ast.Not(), ast.Compare(load[0], node.test.ops, [load[1]])),
+            body=[ast.Raise(ast.Call(ast.Name("__autograder_failure", ast.Load()),
+                                     [node.msg or ast.Constant(None), load[0], load[1],
+                                      ast.Constant(type(node.test.ops[0]).__name__)], []), None)],
+            orelse=[])
+        statements = [ast.Assign([left], node.test.left), ast.Assign([right], node.test.comparators[0]), check]
+        for statement in statements:
+            ast.copy_location(statement, node)
+        return statements
+
+
+OPERATOR_TEXT = {"Eq": "==", "NotEq": "!=", "Lt": "<", "LtE": "<=", "Gt": ">", "GtE": ">=", "Is": "is",
+                 "IsNot": "is not", "In": "in", "NotIn": "not in"}
+
+
+def _short(value) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
+def _assertion_failure(message, left, right, operator: str) -> AssertionError:
+    detail = f"expected {_short(right)}, got {_short(left)}" if operator == "Eq" else \
+        f"{_short(left)} {OPERATOR_TEXT.get(operator, operator)} {_short(right)} is false"
+    text = f"{message} ({detail})" if message is not None else detail
+    error = AssertionError(text)
+    error.visible = True
+    return error
+
+
+def _compile_test(python: str, filename: str, hidden: list[tuple[int, int]]):
+    try:
+        tree = ast.fix_missing_locations(_VisibleAsserts(hidden).visit(ast.parse(python, filename)))
+        return compile(tree, filename, "exec")
+    except (SyntaxError, ValueError, TypeError):
+        return compile(python, filename, "exec")
+
+
+def _failed_line(error: BaseException, filename: str) -> int | None:
+    """The line of the test cell that the error came through last."""
+    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__) if frame.filename == filename]
+    return lines[-1] if lines else None
+
+
+def _run_test(cell, meta: dict, session: Session, namespace: dict, student_names: set[str],
+              workdir: Path) -> TestResult:
     grade_id, points = meta["grade_id"], float(meta.get("points", 0) or 0)
     if session.lost is not None:
         reason = session.lost.reason
@@ -506,26 +591,37 @@ def _run_test(cell, meta: dict, session: Session, namespace: dict, interface: se
     filename = f"<test {grade_id}>"
     captured = io.StringIO()
     error: BaseException | None = None
+    python = integrity.python_source(cell.source)
+    hidden = hidden_lines(python)
+    used, hidden_bound = _cell_names(cell.source)
     try:
-        wanted = sorted(integrity.loaded_names(cell.source) & interface)
+        wanted = sorted(name for name in used if name in student_names or name not in namespace)
         values = session.request("names", {"names": wanted}) if wanted else {}
+        values = values if isinstance(values, dict) else {}
         for name in wanted:
-            if isinstance(values, dict) and name in values:
+            if name in values:
                 namespace[name] = values[name]
-            else:
+            elif name in student_names:
                 namespace.pop(name, None)  # never a stale value from an earlier cell
-        python = integrity.python_source(cell.source)
+        session.remote.names = remote.SharedNames(namespace, {n for n in wanted if n in values}, hidden_bound)
+        namespace["__autograder_failure"] = _assertion_failure
         # Tracebacks for the instructor quote the test's lines; feedback removes them (autograder.feedback).
         linecache.cache[filename] = (len(python), None, python.splitlines(True), filename)
-        code = compile(python, filename, "exec")
+        code = _compile_test(python, filename, hidden)
         remaining = max(0.5, session.deadline - time.monotonic())
         with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured), \
-                time_limit(remaining + GRACE_SECONDS):
+                in_submission_folder(workdir), time_limit(remaining + GRACE_SECONDS):
             exec(code, namespace)
     except SandboxLost as lost:
         error = lost
     except Exception as raised:  # any failure of the test code is a failed test
         error = raised
+    finally:
+        if session.remote.names is not None:
+            session.pending_names = session.remote.names.outgoing()
+            session.remote.names = None
+        for name in ("__autograder_failure", "__autograder_left", "__autograder_right"):
+            namespace.pop(name, None)
     cell.outputs = []
     if captured.getvalue():
         cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=captured.getvalue()[:100_000]))
@@ -534,11 +630,27 @@ def _run_test(cell, meta: dict, session: Session, namespace: dict, interface: se
     if isinstance(error, SandboxLost):
         cell.outputs.append(_error_output("GradingStopped", error.reason, [f"Grading stopped: {error.reason}."]))
         return TestResult(grade_id, points, 0.0, "not run", f"Not run: {error.reason}.", error.reason)
-    if isinstance(error, StudentCodeError):
-        ename, evalue = error.kind, error.message
-        lines = [f"Your code raised {ename} when a test called it:"] + error.student_traceback.splitlines()[-12:]
-    else:
-        ename, evalue = type(error).__name__, str(error)
-        lines = _trusted_traceback(error, filename)
-    cell.outputs.append(_error_output(ename, evalue, lines))
-    return TestResult(grade_id, points, 0.0, "failed", safe_error_summary(ename, evalue), f"{ename}: {evalue}")
+    if isinstance(error, remote.GraderLimit):
+        message = f"The grader could not run this test as written: {error}"
+        cell.outputs.append(_error_output("GraderLimit", message, _trusted_traceback(error, filename)))
+        return TestResult(grade_id, points, 0.0, "grader limit", message, message)
+    student = remote.raised_by_student(error)
+    if student is not None:
+        ename, evalue, trace = student
+        lines = [f"Your code raised {ename} when a test called it:"] + trace.splitlines()[-12:]
+        cell.outputs.append(_error_output(ename, f"{STUDENT_RAISED}{evalue}", lines))
+        return TestResult(grade_id, points, 0.0, "failed", f"{ename} raised by your code: {evalue}".rstrip(": "),
+                          f"{ename}: {evalue}")
+    ename = type(error).__name__
+    try:
+        evalue = str(error)
+    except BaseException:
+        evalue = ""
+    line = _failed_line(error, filename)
+    visible = not hidden or line is not None and not any(start <= line <= end for start, end in hidden)
+    if visible and hidden:
+        evalue = f"{VISIBLE_FAILURE}{evalue}"
+    cell.outputs.append(_error_output(ename, evalue, _trusted_traceback(error, filename)))
+    message = f"{ename}: {evalue.removeprefix(VISIBLE_FAILURE)}".rstrip(": ") if visible \
+        else safe_error_summary(ename, evalue)
+    return TestResult(grade_id, points, 0.0, "failed", message, f"{ename}: {evalue}")

@@ -13,12 +13,16 @@ header refers to by index. Frames larger than ``MAX_FRAME`` or deeper than ``MAX
 
 from __future__ import annotations
 
+import collections
+import decimal
+import fractions
 import json
 import re
 import select
 import socket
 import struct
 import time
+import functools
 
 import numpy as np
 
@@ -40,13 +44,50 @@ class ChannelClosed(WireError):
     """The other side closed the socket or its process ended."""
 
 
+# Operators a test may apply to the other side's objects (names in the operator module), the special methods
+# that make a stand-in support them, and the other special methods a stand-in forwards.
+BINARY_OPERATORS = ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift", "and_",
+                    "or_", "xor", "iadd", "isub", "imul", "eq", "ne", "lt", "le", "gt", "ge")
+SPECIAL_METHODS = tuple(
+    f"__{name.rstrip('_')}__" for name in BINARY_OPERATORS) + tuple(
+    f"__r{name.rstrip('_')}__" for name in BINARY_OPERATORS[:13]) + (
+    "__call__", "__len__", "__iter__", "__next__", "__reversed__", "__getitem__", "__setitem__", "__delitem__",
+    "__contains__", "__bool__", "__hash__", "__neg__", "__pos__", "__abs__", "__invert__", "__int__", "__float__",
+    "__complex__", "__index__", "__round__", "__trunc__", "__floor__", "__ceil__", "__enter__", "__exit__",
+    "__array__", "__divmod__", "__rdivmod__")
+MAX_META = 64 << 10  # characters of a reference's description
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+
+
 class Ref:
-    """An object that lives on the other side; ``kind`` is "function" or "object", ``name`` is for messages."""
+    """An object that lives on the other side.
 
-    __slots__ = ("owner", "id", "kind", "name")
+    kind: "function", "class" or "object"; name: for messages
+    meta: plain JSON describing it (a class's name, bases and special methods, a function's source), written by
+        the side that owns the object, so never trusted by the other side beyond what it is checked to be
+    """
 
-    def __init__(self, owner: str, ident: int, kind: str, name: str):
-        self.owner, self.id, self.kind, self.name = owner, ident, kind, name
+    __slots__ = ("owner", "id", "kind", "name", "meta")
+
+    def __init__(self, owner: str, ident: int, kind: str, name: str, meta: dict | None = None):
+        self.owner, self.id, self.kind, self.name, self.meta = owner, ident, kind, name, meta
+
+
+@functools.lru_cache(maxsize=512)
+def named_tuple_class(name: str, fields: tuple, module: str) -> type:
+    """One local named-tuple class per name, fields and module, so equal descriptions give the same class."""
+    cls = collections.namedtuple(name, fields)
+    cls.__module__ = module
+    return cls
+
+
+def _named_tuple_fields(value) -> list | None:
+    fields = getattr(type(value), "_fields", None)
+    if type(fields) is tuple and fields and all(type(f) is str and _IDENTIFIER.match(f) for f in fields) \
+            and len(set(fields)) == len(fields) and len(fields) == tuple.__len__(value) \
+            and _IDENTIFIER.match(type(value).__name__):
+        return list(fields)
+    return None
 
 
 def _allowed_dtype(text) -> np.dtype:
@@ -68,15 +109,24 @@ def encode(value, export, buffers: list, depth: int = 0):
     kind = type(value)
     if value is None or kind in (bool, str):
         return value
-    if kind is int:
-        return value if abs(value) < 1 << 1000 else _ref_tree(export(value))
+    if kind is int:  # beyond 2**53 as hexadecimal text (exact, and free of the decimal digit limit)
+        return value if abs(value) < 1 << 53 else ["I", format(value, "x")]
     if kind is float:
         return value
     if kind is complex:
         return ["C", value.real, value.imag]
-    if kind is bytes:
-        buffers.append(value)
-        return ["B", len(buffers) - 1]
+    if kind in (bytes, bytearray):
+        buffers.append(bytes(value))
+        return ["B" if kind is bytes else "BA", len(buffers) - 1]
+    if kind in (set, frozenset):
+        return ["ST" if kind is set else "FS", [encode(item, export, buffers, depth + 1) for item in list(value)]]
+    if kind is fractions.Fraction:
+        return ["Q", encode(value.numerator, export, buffers), encode(value.denominator, export, buffers)]
+    if kind is decimal.Decimal:
+        return ["DE", str(value)]
+    if kind is range:
+        return ["RG", encode(value.start, export, buffers), encode(value.stop, export, buffers),
+                encode(value.step, export, buffers)]
     if isinstance(value, np.ndarray) and _NUMERIC_DTYPE.match(value.dtype.str) and value.ndim <= MAX_DIMENSIONS:
         array = value if value.flags.c_contiguous else value.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
         buffers.append(array.tobytes())
@@ -84,7 +134,10 @@ def encode(value, export, buffers: list, depth: int = 0):
     if isinstance(value, np.generic) and _NUMERIC_DTYPE.match(value.dtype.str):
         buffers.append(value.tobytes())
         return ["S", value.dtype.str, len(buffers) - 1]
-    if isinstance(value, (list, tuple)):  # named tuples and other subclasses travel as plain sequences
+    if isinstance(value, tuple) and kind is not tuple and _named_tuple_fields(value):
+        return ["NT", type(value).__name__, str(getattr(type(value), "__module__", "__main__"))[:80],
+                _named_tuple_fields(value), [encode(item, export, buffers, depth + 1) for item in tuple(value)]]
+    if isinstance(value, (list, tuple)):  # other subclasses travel as plain sequences
         tag = "T" if isinstance(value, tuple) else "L"
         return [tag, [encode(item, export, buffers, depth + 1) for item in list(value)]]
     if isinstance(value, dict):
@@ -94,7 +147,30 @@ def encode(value, export, buffers: list, depth: int = 0):
 
 
 def _ref_tree(ref: Ref) -> list:
-    return ["R", ref.owner, ref.id, ref.kind, ref.name]
+    tree = ["R", ref.owner, ref.id, ref.kind, ref.name]
+    return tree + [ref.meta] if ref.meta is not None else tree
+
+
+def _check_meta(meta, depth: int = 0, budget: list | None = None) -> None:
+    """A description is JSON made of dicts with text keys, lists, text, numbers, booleans and None, and small."""
+    budget = budget if budget is not None else [MAX_META]
+    if depth > 12:
+        raise WireError("reference description nested too deeply")
+    if type(meta) is dict:
+        for key, value in meta.items():
+            if type(key) is not str:
+                raise WireError("malformed reference description")
+            budget[0] -= len(key)
+            _check_meta(value, depth + 1, budget)
+    elif type(meta) is list:
+        for value in meta:
+            _check_meta(value, depth + 1, budget)
+    elif type(meta) is str:
+        budget[0] -= len(meta)
+    elif meta is not None and type(meta) not in (bool, int, float):
+        raise WireError("malformed reference description")
+    if budget[0] < 0:
+        raise WireError("reference description too large")
 
 
 def decode(tree, buffers: list, resolve, depth: int = 0):
@@ -151,16 +227,57 @@ def decode(tree, buffers: list, resolve, depth: int = 0):
             if type(real) not in (int, float) or type(imag) not in (int, float):
                 raise WireError("malformed complex number")
             return complex(real, imag)
-        if tag == "B":
+        if tag in ("B", "BA"):
             (index,) = rest
-            return bytes(_buffer(buffers, index))
+            data = bytes(_buffer(buffers, index))
+            return data if tag == "B" else bytearray(data)
+        if tag == "I":
+            (text,) = rest
+            if type(text) is not str or not re.fullmatch(r"-?[0-9a-f]{1,100000}", text):
+                raise WireError("malformed integer")
+            return int(text, 16)
+        if tag in ("ST", "FS"):
+            (items,) = rest
+            if type(items) is not list:
+                raise WireError("malformed set")
+            try:
+                values = {decode(item, buffers, resolve, depth + 1) for item in items}
+            except TypeError:
+                raise WireError("unhashable set item") from None
+            return values if tag == "ST" else frozenset(values)
+        if tag == "Q":
+            numerator, denominator = (decode(part, buffers, resolve, depth + 1) for part in rest)
+            if type(numerator) is not int or type(denominator) is not int or denominator == 0:
+                raise WireError("malformed fraction")
+            return fractions.Fraction(numerator, denominator)
+        if tag == "DE":
+            (text,) = rest
+            if type(text) is not str or len(text) > 10000:
+                raise WireError("malformed decimal")
+            return decimal.Decimal(text)
+        if tag == "RG":
+            start, stop, step = (decode(part, buffers, resolve, depth + 1) for part in rest)
+            if not all(type(n) is int for n in (start, stop, step)) or step == 0:
+                raise WireError("malformed range")
+            return range(start, stop, step)
+        if tag == "NT":
+            name, module, fields, items = rest
+            if type(name) is not str or not _IDENTIFIER.match(name) or type(module) is not str \
+                    or type(fields) is not list or type(items) is not list or len(fields) != len(items) \
+                    or not fields or not all(type(f) is str and _IDENTIFIER.match(f) for f in fields) \
+                    or len(set(fields)) != len(fields):
+                raise WireError("malformed named tuple")
+            cls = named_tuple_class(name, tuple(fields), module[:80])
+            return cls(*[decode(item, buffers, resolve, depth + 1) for item in items])
         if tag == "R":
-            owner, ident, kind, name = rest
-            if type(owner) is not str or type(ident) is not int or kind not in ("function", "object") \
-                    or type(name) is not str:
+            owner, ident, kind, name, *meta = rest
+            if type(owner) is not str or type(ident) is not int or kind not in ("function", "object", "class") \
+                    or type(name) is not str or len(meta) > 1 or (meta and type(meta[0]) is not dict):
                 raise WireError("malformed reference")
-            return resolve(Ref(owner, ident, kind, name[:80]))
-    except ValueError:
+            if meta:
+                _check_meta(meta[0])
+            return resolve(Ref(owner, ident, kind, name[:80], meta[0] if meta else None))
+    except (ValueError, decimal.InvalidOperation):
         raise WireError(f"malformed value (tag {tag})") from None
     raise WireError(f"unknown value tag {tag[:10]!r}")
 
@@ -228,10 +345,13 @@ class Proxy:
 
 
 class RemoteError(Exception):
-    """The other side's code raised; ``kind`` is its exception type, ``message`` its first line(s)."""
+    """The other side's code raised; ``kind`` is its exception type, ``message`` its first line(s).
 
-    def __init__(self, kind: str, message: str, traceback: str = ""):
-        self.kind, self.message, self.traceback = kind, message, traceback
+    value: the exception object itself as the other side sent it (a stand-in for it), or None
+    """
+
+    def __init__(self, kind: str, message: str, traceback: str = "", value=None):
+        self.kind, self.message, self.traceback, self.value = kind, message, traceback, value
         super().__init__(f"{kind}: {message}" if message else kind)
 
 
@@ -243,22 +363,37 @@ class Channel:
     handle(verb, body): answers the other side's requests; whatever it raises is sent back as a RemoteError
     """
 
-    def __init__(self, sock: socket.socket, owner: str, make_proxy, handle):
+    def __init__(self, sock: socket.socket, owner: str, make_proxy, handle, describe=None,
+                 send_exceptions: bool = False):
         self.sock, self.owner, self.make_proxy, self.handle = sock, owner, make_proxy, handle
+        self.describe = describe  # value -> (kind, name, meta) for the references this side hands out
+        self.send_exceptions = send_exceptions  # errors carry the exception object (as a reference)
+        self.stand_ins: dict[int, tuple] = {}  # id(local stand-in) -> (stand-in, Ref of the other side's object)
         self.objects: dict[int, object] = {}
         self._ids: dict[int, int] = {}  # id(obj) -> handle, so one object keeps one handle
         self._next = 0
         self._requests = 0
         self.notes: list[dict] = []  # what the other side reported without being asked
 
-    def export(self, value) -> Ref:
-        if isinstance(value, Proxy) and value._channel is self:
-            return value._ref
+    def handle_of(self, value) -> int:
+        """This side's number for one of its objects (kept alive while the channel lives)."""
         handle = self._ids.get(id(value))
         if handle is None or self.objects.get(handle) is not value:
             self._next += 1
             handle = self._next
             self.objects[handle], self._ids[id(value)] = value, handle
+        return handle
+
+    def export(self, value) -> Ref:
+        if isinstance(value, Proxy) and value._channel is self:
+            return value._ref
+        stand_in = self.stand_ins.get(id(value))
+        if stand_in is not None and stand_in[0] is value:
+            return stand_in[1]
+        handle = self.handle_of(value)
+        if self.describe is not None:
+            kind, name, meta = self.describe(value)
+            return Ref(self.owner, handle, kind, name, meta)
         try:
             name = value.__name__ if isinstance(getattr(value, "__name__", None), str) else type(value).__name__
             kind = "function" if callable(value) else "object"
@@ -296,7 +431,7 @@ class Channel:
                 if not isinstance(value, dict):
                     raise WireError("malformed error reply")
                 raise RemoteError(str(value.get("kind", "Error"))[:80], str(value.get("message", ""))[:2000],
-                                  str(value.get("traceback", ""))[:20000])
+                                  str(value.get("traceback", ""))[:20000], value.get("object"))
             if kind == "request":
                 self.answer(header, value)
             elif kind == "note" and isinstance(value, dict):
@@ -311,7 +446,14 @@ class Channel:
         except BaseException as error:  # everything goes back to the caller, who decides
             if isinstance(error, (KeyboardInterrupt, SystemExit)) and self.owner == "grader":
                 raise
-            self.send({"kind": "reply", "to": ident, "ok": False}, describe_error(error))
+            description = describe_error(error)
+            if self.send_exceptions and isinstance(error, Exception):
+                try:
+                    self.send({"kind": "reply", "to": ident, "ok": False}, dict(description, object=error))
+                    return
+                except WireError:
+                    pass
+            self.send({"kind": "reply", "to": ident, "ok": False}, description)
         else:
             try:
                 self.send({"kind": "reply", "to": ident, "ok": True}, result)

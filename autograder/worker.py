@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
+import inspect
 import io
+import math
+import operator
 import os
 import signal
 import socket
 import sys
 import threading
 import traceback
+import types
 
 from . import wire
 
@@ -67,17 +72,55 @@ class CappedText(io.TextIOBase):
         return "".join(self.parts)
 
 
+PROCESS_EVENTS = ("os.fork", "os.forkpty", "subprocess.Popen", "os.system", "os.posix_spawn", "os.spawn", "os.exec")
+SIGNAL_EVENTS = ("os.kill", "os.killpg", "signal.pthread_kill")
+NETWORK_EVENTS = ("socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto")
+INSPECT_EVENTS = ("ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.addressof", "gc.get_objects",
+                  "gc.get_referrers", "gc.get_referents", "sys._current_frames")
+CHANGE_EVENTS = ("os.remove", "os.rename", "os.rmdir", "shutil.rmtree", "os.chmod", "os.truncate")
+SYSTEM_FOLDERS = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/dev", "/sys", "/proc", "/tmp")
+SCRATCH_FOLDERS = ("/tmp", "/dev/shm")  # the sandbox's own, emptied with it
+
+
+def _package_folders() -> list[str]:
+    """The course's packages, read-only in the sandbox (nnfs is located without being imported)."""
+    import importlib.util
+    folders = [os.path.dirname(os.path.realpath(wire.__file__))]
+    try:
+        spec = importlib.util.find_spec("nnfs")
+        folders += [os.path.realpath(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    except (ImportError, ValueError):
+        pass
+    return folders
+
+
 class Watcher:
-    """What the student's code changed or attempted; each finding is sent to the grader once."""
+    """What the student's code changed or attempted; each finding is sent to the grader once.
+
+    Libraries do some of what an attack does, on their own: psutil reads /proc when scikit-learn is imported,
+    threadpoolctl loads libraries with ctypes, matplotlib asks fc-list for fonts. So an event of the audit hook
+    (:func:`sys.addaudithook`) counts as the student's when the nearest caller outside the standard library is
+    a notebook cell or a file the student could have written (their folder, /tmp), not a file of the read-only
+    Python environment or of the course's packages. Some events are the notebook's doing whoever carries them
+    out: opening instructor files, the network, changing files outside its folder.
+    """
 
     def __init__(self, channel: wire.Channel, shell):
         self.channel, self.shell = channel, shell
         self.sent: set = set()
         self.active = False  # True while student code runs: the audit hook ignores the worker's own work
         self.sending = False
-        self.allowed_roots = tuple(sorted({os.path.realpath(p) for p in (
-            sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(wire.__file__)), os.getcwd(),
-            "/usr", "/lib", "/lib64", "/etc", "/dev", "/proc/self", "/sys", "/tmp")}))
+        self.busy = False  # inside the audit hook: what it does itself is nobody's act
+        self.paths: dict[str, str] = {}  # file name -> real path, for the frames of the call stack
+        self.disguised: set[str] = set()  # file names the student's code compiled code under
+        self.examined: dict[int, type] = {}  # classes already looked at for rigged comparisons
+        self.standard = os.path.realpath(os.path.dirname(os.__file__))
+        self.packages = tuple(_package_folders())
+        executable = os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))
+        self.code_roots = tuple(sorted({os.path.realpath(p) for p in (
+            sys.prefix, sys.base_prefix, sys.exec_prefix, executable)} | set(self.packages)))
+        self.allowed_roots = tuple(sorted({os.path.realpath(p) for p in (*SYSTEM_FOLDERS, os.getcwd())}
+                                          | set(self.code_roots)))
         self.baseline = self.snapshot()
         sys.addaudithook(self.audit)
 
@@ -151,54 +194,139 @@ class Watcher:
         children = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
         if children:
             self.report("started a background process", f"{len(children)} process(es) still running")
+        self.check_classes()
 
-    @staticmethod
-    def from_student() -> bool:
-        """Whether the nearest caller outside the standard library is a notebook cell."""
-        standard = os.path.realpath(os.path.dirname(os.__file__))
-        frame = sys._getframe(2)
+    def check_classes(self) -> None:
+        """Classes of the student's code, among the names a test can read, whose comparisons are rigged.
+
+        The methods' compiled code is read, never run; a class made at run time (type(), exec) is found too.
+        """
+        from . import integrity
+        for name, value in list(self.shell.user_ns.items())[:2000]:
+            if not isinstance(name, str) or name.startswith("_"):
+                continue
+            kind = type(value)
+            items = list(value[:20]) if kind in (list, tuple) else list(value.values())[:20] if kind is dict else []
+            for cls in [value if issubclass(kind, type) else kind, *(type(item) for item in items)]:
+                if self.examined.get(id(cls)) is cls:
+                    continue
+                self.examined[id(cls)] = cls
+                reasons = integrity.class_rigging(cls, lambda code: not self.library_file(code.co_filename))
+                if reasons:
+                    label = type.__dict__["__name__"].__get__(cls)
+                    shown = f"class {label}" if cls is value else f"{name} is a {label} object" if cls is kind \
+                        else f"{name} holds {label} objects"
+                    self.report("rigged comparison object", f"{shown}: {'; '.join(reasons[:4])}")
+
+    def realpath(self, filename: str) -> str:
+        path = self.paths.get(filename)
+        if path is None:
+            path = os.path.realpath(filename)
+            if len(self.paths) < 20_000:
+                self.paths[filename] = path
+        return path
+
+    def library_file(self, filename: str) -> bool:
+        """Whether code compiled from this file is the environment's or the course's, not the student's."""
+        if filename.startswith("<") or filename in self.disguised:
+            return False
+        path = self.realpath(filename)
+        return path.startswith(self.code_roots) and not path.startswith((os.path.realpath(os.getcwd()),
+                                                                          *SCRATCH_FOLDERS))
+
+    def from_student(self, frame) -> bool:
+        """Whether the nearest caller outside the standard library is the student's code (see the class doc)."""
         while frame is not None:
             filename = frame.f_code.co_filename
             if filename.startswith("<"):
-                return filename.startswith(("<ipython-input", "<cell"))
-            full = os.path.realpath(filename)
-            if not full.startswith(standard) or "site-packages" in full:
-                return False
+                if filename.startswith(("<ipython-input", "<cell")):
+                    return True
+                # Generated code (exec, dataclasses, the import system) is not a caller: who ran it is.
+            elif filename in self.disguised:
+                return True
+            else:
+                path = self.realpath(filename)
+                if not path.startswith(self.standard) or "-packages" in path:
+                    module_file = dict.get(frame.f_globals, "__file__")
+                    return not (self.library_file(filename) and isinstance(module_file, str)
+                                and self.library_file(module_file))
             frame = frame.f_back
         return False
 
+    def student_frame(self, frame) -> bool:
+        """Whether the student's code itself (not a library or the standard library it called) is this frame."""
+        while frame is not None and frame.f_code.co_filename.startswith("<") \
+                and not frame.f_code.co_filename.startswith(("<ipython-input", "<cell")):
+            frame = frame.f_back
+        if frame is None:
+            return False
+        filename = frame.f_code.co_filename
+        path = filename if filename.startswith("<") else self.realpath(filename)
+        return filename.startswith("<") or filename in self.disguised or \
+            not (path.startswith(self.standard) or self.library_file(filename))
+
     def audit(self, event: str, args) -> None:
-        if not self.active or self.sending:
+        if not self.active or self.sending or self.busy:
             return
+        self.busy = True
+        try:
+            self.observe(event, args, sys._getframe(1))
+        except Exception:
+            pass  # the hook must never make the student's own operation fail
+        finally:
+            self.busy = False
+
+    def observe(self, event: str, args, caller) -> None:
+        """One audit event; ``caller`` is the frame that caused it."""
         if event == "open":
-            path = args[0]
-            if isinstance(path, bytes):
-                path = path.decode("utf-8", "replace")
-            if not isinstance(path, str):
-                return
-            full = os.path.realpath(os.path.join(os.getcwd(), path))
-            lowered = full.lower()
-            if any(word in lowered for word in (".ipynb", "gradebook", "submitted", "autograded", "/source")):
-                self.report("tried to read course files", f"opened {path[:200]}")
-            elif not full.startswith(self.allowed_roots):
-                self.report("tried to read course files", f"opened {path[:200]} (outside its folder)")
-        elif event in ("os.fork", "os.forkpty", "subprocess.Popen", "os.system", "os.posix_spawn", "os.spawn",
-                       "os.exec"):
-            if self.from_student():  # libraries start helpers of their own (matplotlib asks fc-list for fonts)
+            self.opened(args[0], caller)
+        elif event in PROCESS_EVENTS:
+            if self.from_student(caller):
                 self.report("started a background process", event)
-        elif event in ("os.kill", "os.killpg", "signal.pthread_kill"):
-            self.report("sent signals", event)
-        elif event in ("socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto"):
+        elif event in SIGNAL_EVENTS:
+            if self.from_student(caller):
+                self.report("sent signals", event)
+        elif event in NETWORK_EVENTS:  # nothing the course uses goes online unasked
             self.report("tried the network", event)
-        elif event in ("ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.addressof"):
-            self.report("inspected the interpreter", event)
-        elif event in ("gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames"):
-            self.report("inspected the interpreter", event)
-        elif event in ("os.remove", "os.rename", "os.rmdir", "shutil.rmtree", "os.chmod", "os.truncate"):
-            path = str(args[0])
-            full = os.path.realpath(os.path.join(os.getcwd(), path))
-            if not full.startswith(os.path.realpath(os.getcwd())):
-                self.report("tried to change other files", f"{event} {path[:200]}")
+        elif event in INSPECT_EVENTS:
+            if self.from_student(caller):
+                self.report("inspected the interpreter", event)
+        elif event == "sys._getframe":  # the standard library asks for frames all the time: only a direct call
+            if self.student_frame(caller):
+                self.report("inspected the interpreter", event)
+        elif event in ("compile", "code.__new__"):
+            # Code the student compiles under a library's file name is still theirs when it runs.
+            filename = args[1]
+            if isinstance(filename, (str, bytes, os.PathLike)) and self.student_frame(caller) \
+                    and len(self.disguised) < 1000:
+                filename = os.fsdecode(filename)
+                if not filename.startswith("<"):
+                    self.disguised.add(filename)
+        elif event in CHANGE_EVENTS:
+            folders = (os.path.realpath(os.getcwd()), *SCRATCH_FOLDERS)
+            for path in args[:2] if event == "os.rename" else args[:1]:
+                if isinstance(path, (str, bytes, os.PathLike)):
+                    path = os.fsdecode(path)
+                    if not os.path.realpath(os.path.join(os.getcwd(), path)).startswith(folders):
+                        self.report("tried to change other files", f"{event} {path[:200]}")
+
+    def opened(self, path, caller) -> None:
+        from . import integrity
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            return  # a file descriptor
+        path = os.fsdecode(path)
+        full = os.path.realpath(os.path.join(os.getcwd(), path))
+        if full.startswith((os.path.realpath(os.getcwd()), *SCRATCH_FOLDERS)):
+            return  # its own folder and scratch space hold no course files
+        if integrity.course_path(full) and not (full.startswith((self.standard, *self.packages))
+                                                or "-packages/" in full):
+            # Whoever opens an instructor's file, a library or the student's own code, the notebook asked for it.
+            self.report("tried to read course files", f"opened {path[:200]}")
+        elif full.startswith("/proc/"):  # the sandbox's private /proc: its own processes only
+            if os.path.basename(full) == "mem" and self.from_student(caller):
+                self.report("inspected the interpreter", f"opened {path[:200]}")
+        elif not full.startswith(self.allowed_roots) and self.from_student(caller):
+            self.report("tried to read course files", f"opened {path[:200]} (outside its folder)")
 
 
 def make_shell():
@@ -267,12 +395,6 @@ class GraderProxy(wire.Proxy):
         return f"<function {self.__name__} given by the test>"
 
 
-def _rigged(value) -> bool:
-    """Whether a value is an object whose class answers comparisons itself (not plain data, not NumPy's)."""
-    return not isinstance(value, (int, float, complex, str, bytes, list, tuple, dict, set, frozenset, type(None))) \
-        and type(value).__module__ != "numpy" and type(value).__eq__ is not object.__eq__
-
-
 def _student_traceback(error: BaseException) -> str:
     """The last frames and the message of a student's exception, cut short (a message can be hundreds of MB)."""
     try:
@@ -312,11 +434,32 @@ def _test_context(context):
         yield
 
 
+FUNCTION_TYPES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.BuiltinMethodType,
+                  types.MethodWrapperType, types.WrapperDescriptorType, types.MethodDescriptorType,
+                  functools.partial)
+IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+SOURCE_LIMIT = 100_000  # characters of a function's source sent for inspect.getsource
+
+
+def _type_attr(cls, name: str, default=None):
+    """An attribute of a class as ``type`` stores it (a metaclass cannot make it lie)."""
+    try:
+        return type.__dict__[name].__get__(cls)
+    except Exception:
+        return default
+
+
+def _plain_default(value):
+    return value if value is None or type(value) in (bool, int, float, str) else None
+
+
 class Worker:
     def __init__(self, sock: socket.socket):
-        self.channel = wire.Channel(sock, "student", self._proxy, self.handle)
+        self.channel = wire.Channel(sock, "student", self._proxy, self.handle, describe=self.describe,
+                                    send_exceptions=True)
         self.shell, self.outputs, self.errors = make_shell()
         self.seconds = 60.0
+        self.classes: dict[int, dict] = {}  # id(class) -> its description, sent with every object of it
         self._on_alarm = self._timeout  # one bound method, so the watcher can tell it is still in place
         signal.signal(signal.SIGALRM, self._on_alarm)
         self.watcher = Watcher(self.channel, self.shell)
@@ -326,6 +469,123 @@ class Worker:
 
     def _timeout(self, signum, frame):
         raise CellTimeout(f"stopped after {self.seconds:g} s (the time limit)")
+
+    # What the grader learns about an object it gets a reference to: enough to stand in for it faithfully.
+    def class_info(self, cls, depth: int = 0) -> dict:
+        known = self.classes.get(id(cls))
+        if known is not None and known["_class"] is cls:
+            return known["info"]
+        mro = _type_attr(cls, "__mro__", (cls,))
+        namespaces = [_type_attr(k, "__dict__", {}) for k in mro if k is not object]
+        specials = sorted(name for name in wire.SPECIAL_METHODS
+                          if any(name in space and space[name] is not None for space in namespaces))
+        unhashable = any("__hash__" in space for space in namespaces) and \
+            next(space["__hash__"] for space in namespaces if "__hash__" in space) is None
+        exception = None
+        if issubclass(cls, BaseException):
+            exception = next(k.__name__ for k in mro if getattr(builtins, _type_attr(k, "__name__", ""), None) is k)
+        module = _type_attr(cls, "__module__", "")
+        info = {"id": self.channel.handle_of(cls), "name": str(_type_attr(cls, "__name__", "object"))[:80],
+                "qualname": str(_type_attr(cls, "__qualname__", ""))[:200],
+                "module": module[:120] if isinstance(module, str) else "",
+                "specials": specials, "unhashable": bool(unhashable), "exception": exception,
+                "bases": [self.class_info(base, depth + 1) for base in _type_attr(cls, "__bases__", ())
+                          if base is not object][:6] if depth < 8 else [],
+                "doc": str(_type_attr(cls, "__doc__", "") or "")[:2000]}
+        fields = getattr(cls, "_fields", None) if issubclass(cls, tuple) else None
+        if type(fields) is tuple and all(type(f) is str for f in fields):
+            info["fields"] = list(fields)[:200]
+        self.classes[id(cls)] = {"_class": cls, "info": info}
+        return info
+
+    def function_info(self, function) -> dict:
+        info = {"qualname": str(getattr(function, "__qualname__", ""))[:200],
+                "module": str(getattr(function, "__module__", "") or "")[:120],
+                "doc": str(getattr(function, "__doc__", "") or "")[:4000]}
+        if type(function) is types.FunctionType:
+            code = function.__code__
+            if not code.co_filename.startswith(sys.prefix):  # a notebook cell's, not a library's
+                try:
+                    info["source"] = inspect.getsource(function)[:SOURCE_LIMIT]
+                except (OSError, TypeError):
+                    pass
+            try:
+                info["params"] = [[p.name, int(p.kind), p.default is not p.empty, _plain_default(p.default)]
+                                  for p in inspect.signature(function).parameters.values()][:100]
+            except (TypeError, ValueError):
+                pass
+        return info
+
+    def describe(self, value) -> tuple[str, str, dict]:
+        cls = type(value)
+        try:
+            if issubclass(cls, type):
+                return "class", str(_type_attr(value, "__name__", "class"))[:80], {"cls": self.class_info(value)}
+            if cls is types.ModuleType:
+                return "object", str(value.__name__)[:80], {"import": str(value.__name__)[:200],
+                                                            "cls": self.class_info(cls)}
+            if issubclass(cls, FUNCTION_TYPES):
+                name = getattr(value, "__name__", "function")
+                return "function", str(name)[:80], self.function_info(value)
+            return "object", str(_type_attr(cls, "__name__", "object"))[:80], {"cls": self.class_info(cls)}
+        except Exception:  # a student object whose attributes raise is still an object
+            return "object", "object", {}
+
+    # The shared state of one kernel: the student's names, the global random generators, printed text.
+    def name_ids(self) -> dict:
+        return {name: id(value) for name, value in self.shell.user_ns.items()
+                if not name.startswith("_") and name not in IPYTHON_NAMES}
+
+    def name_changes(self, before: dict) -> dict | None:
+        namespace = self.shell.user_ns
+        now = self.name_ids()
+        changed = {name: namespace[name] for name, ident in now.items() if before.get(name) != ident}
+        deleted = [name for name in before if name not in now]
+        return {"set": changed, "deleted": deleted} if changed or deleted else None
+
+    def apply_names(self, push) -> None:
+        if not isinstance(push, dict):
+            return
+        namespace = self.shell.user_ns
+        for name in push.get("deleted") or []:
+            if isinstance(name, str):
+                namespace.pop(name, None)
+        for name, value in (push.get("set") or {}).items():
+            if isinstance(name, str) and name.isidentifier():
+                namespace[name] = value
+
+    @staticmethod
+    def rng_state() -> dict:
+        import random
+        state = {"py": random.getstate()}
+        numpy = sys.modules.get("numpy")
+        if numpy is not None:
+            state["np"] = numpy.random.get_state()
+        return state
+
+    @staticmethod
+    def apply_rng(state) -> None:
+        import random
+        if not isinstance(state, dict):
+            return
+        try:
+            if "py" in state:
+                random.setstate(state["py"])
+            numpy = sys.modules.get("numpy")
+            if "np" in state and numpy is not None:
+                numpy.random.set_state(state["np"])
+        except (TypeError, ValueError):
+            pass
+
+    @staticmethod
+    def same_rng(first: dict, second: dict) -> bool:
+        import numpy
+        if first["py"] != second["py"] or ("np" in first) != ("np" in second):
+            return False
+        if "np" in first:
+            a, b = first["np"], second["np"]
+            return a[2:] == b[2:] and numpy.array_equal(a[1], b[1])
+        return True
 
     def _run_student(self, function, seconds: float):
         """Run student code with the time limit armed and the watcher listening."""
@@ -344,31 +604,20 @@ class Worker:
         if verb == "hello":
             return {"python": sys.version.split()[0], "pid": os.getpid()}
         if verb == "run":
-            return self.run_cell(str(body["source"]), float(body.get("seconds", 60)))
+            return self.run_cell(str(body["source"]), float(body.get("seconds", 60)), body.get("rng"))
         if verb == "names":
             namespace = self.shell.user_ns
-            values = {name: namespace[name] for name in body["names"]
-                      if name in namespace and type(namespace[name]).__name__ != "module"}
-            for name, value in values.items():
-                if _rigged(value):
-                    self.watcher.report("rigged comparison object",
-                                        f"{name} is a {type(value).__name__} object that defines its own comparison")
-            return values
-        if verb == "call":
-            with _test_context(body.get("context")):
-                return self.call(body["target"], body.get("args", []), body.get("kwargs", {}),
-                                 float(body.get("seconds", 60)))
-        if verb == "getattr":
-            target, name = body["target"], str(body["name"])
-            if name.startswith("_"):
-                raise AttributeError(f"{name} is not available to the tests")
-            return self._run_student(lambda: getattr(target, name), float(body.get("seconds", 60)))
+            return {name: namespace[name] for name in body["names"] if isinstance(name, str) and name in namespace}
+        if verb == "op":
+            return self.op(body)
         raise ValueError(f"unknown request {verb[:30]!r}")
 
-    def run_cell(self, source: str, seconds: float) -> dict:
+    def run_cell(self, source: str, seconds: float, rng=None) -> dict:
         stdout, stderr = CappedText(CELL_TEXT_LIMIT), CappedText(CELL_TEXT_LIMIT)
         self.outputs.clear()
         self.errors.clear()
+        self.apply_rng(rng)
+        state = self.rng_state()
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = stdout, stderr
         try:
@@ -399,28 +648,110 @@ class Worker:
             self.watcher.report("exhausted memory", "a cell ran out of memory")
         if any(e["ename"] in ("BlockingIOError",) and "fork" in " ".join(e["traceback"]) for e in self.errors):
             self.watcher.report("exhausted processes", "could not start more processes")
+        after = self.rng_state()
         return {"outputs": outputs, "failed": failed, "execution_count": self.shell.execution_count - 1,
-                "dropped": dropped}
+                "dropped": dropped, "rng": None if self.same_rng(state, after) else after}
 
-    def call(self, target, args: list, kwargs: dict, seconds: float) -> dict:
-        if not callable(target):
-            raise TypeError(f"{type(target).__name__} object is not callable")
+    def op(self, body: dict) -> dict:
+        """One thing a test does with the student's objects, as it would happen in one kernel.
+
+        body: op (a key of OPERATIONS), target, args, kwargs; names and rng: the test's changes to the shared
+        names and the global random generators, applied first; seconds: the time limit
+        Returns the value, and what the call changed that the test shares: its array, list and dict arguments
+        changed in place, the student's names, the random generators, and what it printed.
+        """
+        operation = OPERATIONS.get(str(body.get("op")))
+        if operation is None:
+            raise ValueError("unknown operation")
+        target, args, kwargs = body.get("target"), body.get("args") or [], body.get("kwargs") or {}
+        if not isinstance(args, list) or not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+            raise TypeError("malformed operation")
+        self.apply_names(body.get("names"))
+        self.apply_rng(body.get("rng"))
+        state, names = self.rng_state(), self.name_ids()
         watched = {key: value for key, value in list(enumerate(args)) + list(kwargs.items())
                    if type(value).__name__ in ("ndarray", "list", "dict")}
         before = {key: _fingerprint(value) for key, value in watched.items()}
+        stdout, stderr = CappedText(CELL_TEXT_LIMIT), CappedText(CELL_TEXT_LIMIT)
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = stdout, stderr
+        reply: dict = {}
         try:
-            value = self._run_student(lambda: target(*args, **kwargs), seconds)
+            with _test_context(body.get("context")):
+                reply["value"] = self._run_student(lambda: operation(target, *args, **kwargs),
+                                                   float(body.get("seconds", 60)))
+        except StopIteration as stop:
+            reply["stop"] = True
+            reply["value"] = stop.value
         except BaseException as error:
-            # The student's traceback is theirs to see; no test code runs in this process.
-            error.shown_traceback = _student_traceback(error)
             if isinstance(error, MemoryError):
                 self.watcher.report("exhausted memory", "a function ran out of memory")
-            raise
-        if _rigged(value):
-            self.watcher.report("rigged comparison object",
-                                f"returned a {type(value).__name__} object that defines its own comparison")
-        changed = {str(key): value for key, value in watched.items() if _fingerprint(value) != before[key]}
-        return {"value": value, "changed": changed}
+            if not isinstance(error, Exception):  # the time limit, an exit: the grader's business
+                raise
+            # The student's traceback is theirs to see; no test code runs in this process.
+            raised = wire.describe_error(error)
+            raised["traceback"] = _student_traceback(error)
+            raised["object"] = error
+            reply["raised"] = raised
+        finally:
+            sys.stdout, sys.stderr = saved
+        if stdout.dropped or stderr.dropped:
+            self.watcher.report("flooded output", f"{stdout.dropped + stderr.dropped} characters of output "
+                                                  "beyond the limit")
+        reply["stdout"], reply["stderr"] = stdout.value(), stderr.value()
+        reply["changed"] = {str(key): value for key, value in watched.items() if _fingerprint(value) != before[key]}
+        reply["names"] = self.name_changes(names)
+        after = self.rng_state()
+        reply["rng"] = None if self.same_rng(state, after) else after
+        return reply
+
+
+def _binary(function):
+    return lambda target, left, right: function(left, right)
+
+
+def _array(target, *args, **kwargs):
+    import numpy
+    return numpy.asarray(target)
+
+
+OPERATIONS = {
+    "call": lambda target, *args, **kwargs: target(*args, **kwargs),
+    "getattr": lambda target, name: getattr(target, str(name)),
+    "setattr": lambda target, name, value: setattr(target, str(name), value),
+    "delattr": lambda target, name: delattr(target, str(name)),
+    "len": lambda target: len(target),
+    "iter": lambda target: iter(target),
+    "next": lambda target: next(target),
+    "reversed": lambda target: reversed(target),
+    "getitem": lambda target, key: target[key],
+    "setitem": lambda target, key, value: target.__setitem__(key, value),
+    "delitem": lambda target, key: target.__delitem__(key),
+    "contains": lambda target, item: item in target,
+    "bool": lambda target: bool(target),
+    "hash": lambda target: hash(target),
+    "repr": lambda target: repr(target),
+    "str": lambda target: str(target),
+    "format": lambda target, spec: format(target, str(spec)),
+    "int": lambda target: int(target),
+    "float": lambda target: float(target),
+    "complex": lambda target: complex(target),
+    "index": lambda target: operator.index(target),
+    "round": lambda target, *digits: round(target, *digits),
+    "trunc": lambda target: math.trunc(target),
+    "floor": lambda target: math.floor(target),
+    "ceil": lambda target: math.ceil(target),
+    "neg": lambda target: -target,
+    "pos": lambda target: +target,
+    "abs": lambda target: abs(target),
+    "invert": lambda target: ~target,
+    "enter": lambda target: target.__enter__(),
+    "exit": lambda target, *details: target.__exit__(*details),
+    "array": _array,
+    "dir": lambda target: sorted(str(name) for name in dir(target))[:2000],
+    **{name: _binary(getattr(operator, name)) for name in wire.BINARY_OPERATORS},
+    "divmod": _binary(divmod),
+}
 
 
 def main() -> int:
