@@ -5,8 +5,8 @@ works on a *normalised* notebook built from the submission and the instructor's 
 
 * test cells and other locked cells are always the instructor's (an edited one is restored, a deleted one is
   put back where it belongs);
-* answer cells keep the student's source under the instructor's metadata (changed points or flags are
-  restored); a deleted answer cell comes back as the released, unanswered version;
+* answer cells, and unlocked cells with an id, keep the student's source under the instructor's metadata (changed
+  points or flags are restored); a deleted answer cell comes back as the released, unanswered version;
 * a second copy of a graded cell is dropped if it is locked, or kept as an ordinary cell if it is an answer;
 * a cell claiming an id the assignment does not have is kept as an ordinary, ungraded cell.
 
@@ -132,7 +132,7 @@ def normalise(source: nbformat.NotebookNode, released: nbformat.NotebookNode,
         if cell.get("cell_type") != original.cell_type:
             warnings.append(CellWarning(grade_id, "changed cell type", f"{cell.get('cell_type')} restored to "
                                         f"{original.cell_type}"))
-        if is_answer(original_meta):
+        if is_answer(original_meta) or not is_locked(original_meta):  # the student's to edit, as in nbgrader
             restored = copy.deepcopy(original)
             restored.source = cell.get("source", "") if isinstance(cell.get("source", ""), str) else ""
         else:

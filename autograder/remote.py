@@ -496,11 +496,15 @@ class SharedNames:
     namespace: the test's globals
     tracked: names that exist in the student's namespace and the test uses
     data_private: names whose plain-data values stay on the grader's side (bound by hidden tests)
+    A name the student's code re-binds during a call changes for the test only while the test still holds the
+    student's own value there: a name the test bound itself, a module or a function of the grader's is never
+    replaced by the student's code.
     """
 
     def __init__(self, namespace: dict, tracked: set[str], data_private: set[str]):
         self.namespace, self.tracked, self.data_private = namespace, set(tracked), data_private
         self.seen = {name: namespace[name] for name in self.tracked if name in namespace}
+        self.from_student = set(self.seen)
 
     def outgoing(self) -> dict | None:
         """The test's deletions and re-bindings of shared names since the last exchange."""
@@ -510,8 +514,10 @@ class SharedNames:
                 if name in self.seen:
                     deleted.append(name)
                     del self.seen[name]
+                    self.from_student.discard(name)
             elif name not in self.seen or self.namespace[name] is not self.seen[name]:
                 value = self.seen[name] = self.namespace[name]
+                self.from_student.discard(name)
                 if name in self.data_private and not callable(value) and not isinstance(value, types.ModuleType):
                     continue  # a hidden test's data is never sent to the student's process
                 changed[name] = value
@@ -520,13 +526,67 @@ class SharedNames:
     def incoming(self, changes: dict) -> None:
         """The student's code re-bound or deleted names the test shares."""
         for name in changes.get("deleted") or []:
-            if name in self.tracked:
+            if self.students(name):
                 self.namespace.pop(name, None)
                 self.seen.pop(name, None)
         values = changes.get("set")
         for name, value in (values.items() if isinstance(values, dict) else []):
-            if name in self.tracked:
+            if self.students(name) and not isinstance(value, types.ModuleType):
                 self.namespace[name] = self.seen[name] = value
+
+    def students(self, name) -> bool:
+        return name in self.from_student and name in self.namespace and self.namespace[name] is self.seen.get(name)
+
+
+def is_trusted(value, channel: wire.Channel) -> bool:
+    """A module, or a function, class or object of the grader's own (not a stand-in for the student's)."""
+    if isinstance(value, types.ModuleType):
+        return True
+    if isinstance(value, (RemoteObject, RemoteClass)) or channel.stand_ins.get(id(value), (None,))[0] is value:
+        return False
+    return callable(value)
+
+
+def imported_names(sources: list[str]) -> dict[str, tuple[str, str | None]]:
+    """name -> (module, attribute) for every name the student's cells bind with an import statement."""
+    import ast
+    names: dict[str, tuple[str, str | None]] = {}
+    for source in sources:
+        try:
+            from .integrity import python_source
+            tree = ast.parse(python_source(source))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        names[alias.asname] = (alias.name, None)
+                    else:
+                        top = alias.name.split(".")[0]
+                        names[top] = (top, None)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    if alias.name != "*":
+                        names[alias.asname or alias.name] = (node.module, alias.name)
+    return names
+
+
+def trusted_import(module: str, attribute: str | None):
+    """What ``import module`` or ``from module import attribute`` gives the grader, for an installed module; a
+    missing marker otherwise."""
+    found = trusted_module(module)
+    if found is None:
+        return MISSING
+    if attribute is None:
+        return found
+    if hasattr(found, attribute):
+        return getattr(found, attribute)
+    submodule = trusted_module(f"{module}.{attribute}")
+    return submodule if submodule is not None else MISSING
+
+
+MISSING = object()
 
 
 def call_context() -> dict:

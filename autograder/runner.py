@@ -1,13 +1,20 @@
 """Grading one submitted notebook: student code in a sandbox, tests and scores in the grader's process.
 
-The submission is first normalised against the instructor's notebook (:mod:`autograder.cells`). Then:
+Called by :mod:`autograder.parallel` (one forked process per notebook) and the release check. The submission is
+first normalised against the instructor's notebook (:mod:`autograder.cells`); test and locked cells run as
+nbgrader's autograder restores them, from what ``generate_assignment`` recorded in the gradebook (AUTOTEST lines
+expanded, hidden tests kept). Then:
 
 * a fresh sandbox runs :mod:`autograder.worker`, which executes the student's cells one at a time with
   IPython and keeps their outputs for feedback; test cells are never sent to it;
-* at each test cell, this process runs the instructor's test code (visible and hidden) itself. The student's
-  names that the test reads are bound to plain copies of their values, or, for functions, to proxies whose
-  calls run in the sandbox and bring back plain data (:mod:`autograder.wire`). A test passes when its code
-  raises nothing; nothing the student's process prints or returns can be read as a score;
+* at each test cell, this process runs the instructor's test code (visible and hidden) itself, in the folder
+  holding the assignment's files and what the student's code wrote, with ``NBGRADER_EXECUTION=autograde``. The
+  student's names arrive as plain copies of their values, their installed modules as the grader's own import, and
+  everything else as stand-ins whose every use runs in the sandbox (:mod:`autograder.remote`), with the names,
+  random generators and printed text one kernel would share. A test passes when its code raises nothing;
+  nothing the student's process prints or returns can be read as a score;
+* what a test asks that the grader does not do is a "grader limit": the part scores 0, is flagged for a person,
+  and the message says why, to the instructor;
 * time limits are armed inside the sandbox for the student's comfort (their cell stops, the next one runs) and
   enforced from here with SIGKILL; a submission whose process dies, hangs or garbles the channel gets 0 for
   every test that did not run, with the reason.
@@ -411,6 +418,8 @@ def grade_notebook(student: str, assignment: str, submitted_path: Path, source_p
             result.findings.extend(integrity.scan(label, cell.source))
             student_names |= integrity.bound_names(cell.source)
 
+    imports = remote.imported_names([c.source for c in graded_cells if c.cell_type == "code"
+                                     and not cellmod.is_locked(cellmod.nbgrader_meta(c))])
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
     saved_path = list(sys.path)
     sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # the submission's folder never holds modules here
@@ -441,7 +450,7 @@ def grade_notebook(student: str, assignment: str, submitted_path: Path, source_p
                 if meta["grade_id"] in unusable:
                     test = _grader_limit(cell, meta, unusable[meta["grade_id"]])
                 else:
-                    test = _run_test(cell, meta, session, namespace, student_names, workdir)
+                    test = _run_test(cell, meta, session, namespace, student_names, workdir, imports)
                 if running and session.lost is not None:  # lost while a test called the student's code
                     result.problems.append(f"{label}: {session.lost.reason}; the cells after it did not run")
                 if test.detail.startswith("CellTimeout"):
@@ -582,7 +591,8 @@ def _failed_line(error: BaseException, filename: str) -> int | None:
 
 
 def _run_test(cell, meta: dict, session: Session, namespace: dict, student_names: set[str],
-              workdir: Path) -> TestResult:
+              workdir: Path, imports: dict) -> TestResult:
+    """Run one test cell here; ``imports``: names the student's cells bind by importing (remote.imported_names)."""
     grade_id, points = meta["grade_id"], float(meta.get("points", 0) or 0)
     if session.lost is not None:
         reason = session.lost.reason
@@ -598,12 +608,23 @@ def _run_test(cell, meta: dict, session: Session, namespace: dict, student_names
         wanted = sorted(name for name in used if name in student_names or name not in namespace)
         values = session.request("names", {"names": wanted}) if wanted else {}
         values = values if isinstance(values, dict) else {}
+        shared = set()
         for name in wanted:
+            if name in imports and name in values:
+                # What the student imported, the grader imports itself: an installed module is never the
+                # student's object, whatever their code later bound to the name.
+                value = remote.trusted_import(*imports[name])
+                if value is not remote.MISSING:
+                    namespace[name] = value
+                    continue
             if name in values:
+                if name in namespace and remote.is_trusted(namespace[name], session.channel):
+                    continue  # a module or helper of the instructor's (a locked cell's, a test's) stays theirs
                 namespace[name] = values[name]
+                shared.add(name)
             elif name in student_names:
                 namespace.pop(name, None)  # never a stale value from an earlier cell
-        session.remote.names = remote.SharedNames(namespace, {n for n in wanted if n in values}, hidden_bound)
+        session.remote.names = remote.SharedNames(namespace, shared, hidden_bound)
         namespace["__autograder_failure"] = _assertion_failure
         # Tracebacks for the instructor quote the test's lines; feedback removes them (autograder.feedback).
         linecache.cache[filename] = (len(python), None, python.splitlines(True), filename)
