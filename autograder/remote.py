@@ -443,6 +443,12 @@ class Remote:
     def student_exception(self, raised: dict) -> BaseException:
         kind = str(raised.get("kind", "Error"))[:80]
         message = str(raised.get("message", ""))[:2000]
+        if raised.get("limit") is True:
+            return GraderLimit(
+                f"the student's code used an object the test passed in ({kind}: {message}); of the test's own "
+                "objects, only plain data is copied into the student's process, and only calls and attribute "
+                "reads of the others reach the grader. Instructor: pass numbers, text, lists, dicts or arrays "
+                "(or a function), or grade this part by hand.")
         trace = str(raised.get("traceback", ""))[:20000]
         error = raised.get("object")
         if isinstance(error, RemoteObject) and isinstance(error, BaseException):
