@@ -9,6 +9,8 @@ submissions to look at, and why.
 from __future__ import annotations
 
 import ast
+import dis
+import re
 from dataclasses import dataclass
 
 # Every kind of finding, with what it means; reports and tests use these names.
@@ -16,9 +18,11 @@ KINDS = {
     "patched numpy": "replaced NumPy functions such as np.allclose or numpy.testing",
     "patched builtins": "replaced Python builtins",
     "patched grading helpers": "replaced functions of the autograder package",
-    "rigged comparison object": "defined or returned an object that chooses its own comparison results",
+    "rigged comparison object": "defined a class whose comparisons answer without looking at the other value "
+                                "(an __eq__ that always returns True, a __bool__ that is always True)",
     "installed IPython hooks": "registered IPython transformers or event callbacks",
-    "tried to read course files": "opened instructor notebooks, the gradebook or files outside its folder",
+    "tried to read course files": "opened (or named) instructor notebooks, the gradebook or files outside its "
+                                  "folder",
     "tried to change other files": "removed, renamed or changed files outside its folder",
     "started a background process": "started processes or threads",
     "sent signals": "sent signals to processes",
@@ -37,8 +41,12 @@ KINDS = {
     "cell structure changed": "deleted, duplicated, re-labelled or re-typed graded cells, or changed their metadata",
 }
 CELL_KINDS = {"edited test cell": "edited a test cell"}  # cell repairs that get their own name
-CLASS_TRICKS = {"__eq__", "__ne__", "__bool__", "__array_ufunc__", "__array_function__", "__array__", "__float__",
-                "__lt__", "__le__", "__gt__", "__ge__", "__abs__", "__sub__", "__rsub__"}
+# Methods through which an object could decide a check's outcome, and what gives a rigged one away: "compare"
+# answers the same constant every time or never looks at its argument, "truth" is always true, "constant" always
+# gives the same answer. An honest class with operators (or a dataclass's generated __eq__) does none of these.
+RIGGABLE = {"__eq__": "compare", "__ne__": "compare", "__lt__": "compare", "__le__": "compare", "__gt__": "compare",
+            "__ge__": "compare", "__sub__": "compare", "__rsub__": "compare", "__bool__": "truth",
+            "__array_ufunc__": "constant", "__array_function__": "constant"}
 HOOK_ATTRIBUTES = {"ast_transformers", "input_transformers_post", "input_transformers_cleanup",
                    "input_transformer_manager", "register_magic_function", "set_custom_exc", "display_pub",
                    "displayhook", "showtraceback", "run_cell", "events"}
@@ -53,7 +61,8 @@ SIGNAL_CALLS = {("signal", "signal"), ("signal", "setitimer"), ("signal", "alarm
 INSPECT_CALLS = {("sys", "_getframe"), ("inspect", "currentframe"), ("inspect", "stack"), ("gc", "get_objects"),
                  ("gc", "get_referrers"), ("sys", "_current_frames"), ("inspect", "getouterframes")}
 TRACE_CALLS = {("sys", "settrace"), ("sys", "setprofile"), ("threading", "settrace")}
-COURSE_WORDS = ("gradebook", ".ipynb", "source/", "submitted/", "autograded", "nbgrader_config", "/exchange")
+COURSE_NAMES = ("gradebook", "nbgrader_config")  # in a file name, wherever it is
+COURSE_FOLDERS = re.compile(r"(^|/)(source|submitted|autograded|exchange)(/|$)|\.ipynb$")  # in a path with a folder
 NETWORK_MODULES = {"socket", "urllib", "http", "requests", "ftplib", "smtplib"}
 
 
@@ -66,6 +75,136 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.kind} [{self.cell}, {self.seen}]: {self.detail}"
+
+
+def rigging(method: str, answers: list[tuple], reads_argument: bool | None) -> str | None:
+    """Why a special method is rigged, or None; the same rule for source code and compiled code.
+
+    answers: one per way the method can return: ("constant", value), ("defer",) for None or NotImplemented
+        (which lets Python decide), ("computed",) for anything else
+    reads_argument: whether its (second) argument is ever read; None when it takes none
+    """
+    role = RIGGABLE.get(method)
+    if role is None or not answers:
+        return None
+    constants = {repr(answer[1]) for answer in answers if answer[0] == "constant"}
+    if len(constants) == 1 and all(answer[0] == "constant" for answer in answers):
+        value = next(answer[1] for answer in answers)
+        if role != "truth" or value:
+            return f"{method} always returns {value!r}"
+    if role == "compare" and reads_argument is False and any(answer[0] != "defer" for answer in answers):
+        return f"{method} ignores its argument"
+    return None
+
+
+def _constant_answer(value) -> tuple:
+    return ("defer",) if value is None else ("constant", value)
+
+
+def _own_nodes(node):
+    """The nodes of a function's body, without those of functions and classes nested in it."""
+    for child in ast.iter_child_nodes(node):
+        if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            yield child
+            yield from _own_nodes(child)
+
+
+def _function_rigging(method: str, function) -> str | None:
+    """The rule of :func:`rigging` applied to a ``def`` or ``lambda`` in the source."""
+    if isinstance(function, ast.AsyncFunctionDef) or method not in RIGGABLE:
+        return None
+    if isinstance(function, ast.Lambda):
+        values, falls_off = [function.body], False
+    else:
+        nodes = list(_own_nodes(function))
+        if any(isinstance(node, (ast.Yield, ast.YieldFrom)) for node in nodes):
+            return None
+        values = [node.value for node in nodes if isinstance(node, ast.Return)]
+        falls_off = not isinstance(function.body[-1], (ast.Return, ast.Raise))
+    answers = []
+    for value in values:
+        if value is None or isinstance(value, ast.Name) and value.id == "NotImplemented":
+            answers.append(("defer",))
+        elif isinstance(value, ast.Constant):
+            answers.append(_constant_answer(value.value))
+        else:
+            answers.append(("computed",))
+    if falls_off:
+        answers.append(("defer",))
+    arguments = function.args
+    positional = arguments.posonlyargs + arguments.args
+    name = positional[1].arg if len(positional) >= 2 else arguments.vararg.arg if arguments.vararg else None
+    names = {node.id for node in ast.walk(function) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    reads = None if name is None else bool(names & {name, "locals", "vars", "eval", "exec"})
+    return rigging(method, answers, reads)
+
+
+_GENERATOR_FLAGS = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async generator
+
+
+def code_rigging(method: str, code) -> str | None:
+    """The rule of :func:`rigging` applied to a method's compiled code (a class made at run time, with type())."""
+    if method not in RIGGABLE or code.co_flags & _GENERATOR_FLAGS:
+        return None
+    try:
+        instructions = list(dis.get_instructions(code))
+    except Exception:
+        return None
+    answers = []
+    for before, instruction in zip([None, *instructions], instructions):
+        if instruction.opname == "RETURN_CONST":
+            answers.append(_constant_answer(instruction.argval))
+        elif instruction.opname == "RETURN_VALUE":
+            if instruction.is_jump_target or before is None:  # the value may come from another path
+                answers.append(("computed",))
+            elif before.opname == "LOAD_CONST":
+                answers.append(_constant_answer(before.argval))
+            elif before.opname in ("LOAD_GLOBAL", "LOAD_NAME") and before.argval == "NotImplemented":
+                answers.append(("defer",))
+            else:
+                answers.append(("computed",))
+    varargs = code.co_flags & 0x04
+    name = code.co_varnames[1] if code.co_argcount >= 2 else \
+        code.co_varnames[code.co_argcount + code.co_kwonlyargcount] if varargs else None
+    reads = None
+    if name is not None:
+        reads = name in code.co_cellvars or any(
+            instruction.opname.startswith("LOAD") and (
+                ("FAST" in instruction.opname or "DEREF" in instruction.opname)
+                and (instruction.argval == name or isinstance(instruction.argval, tuple) and name in instruction.argval)
+                or instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+                and instruction.argval in ("locals", "vars", "eval", "exec"))
+            for instruction in instructions)
+    return rigging(method, answers, reads)
+
+
+def class_rigging(cls: type, whose=lambda code: True) -> list[str]:
+    """Why a class is rigged (its own special methods, by :func:`code_rigging`); empty for an honest class.
+
+    whose: which methods count, given their code (the worker counts only the student's, not a library's)
+    """
+    try:
+        namespace = type.__dict__["__dict__"].__get__(cls)  # as type stores it: a metaclass cannot hide a method
+    except Exception:
+        return []
+    reasons = []
+    for method in RIGGABLE:
+        code = getattr(namespace.get(method), "__code__", None)
+        if isinstance(code, type(class_rigging.__code__)) and whose(code):
+            reason = code_rigging(method, code)
+            if reason:
+                reasons.append(reason)
+    return reasons
+
+
+def course_path(text: str) -> bool:
+    """Whether a string names course files: a notebook or course folder in a path, or the gradebook."""
+    for token in re.split(r"[\s'\"`,;()\[\]{}=]+", text.lower()):
+        if not token or token.startswith(("http://", "https://")):
+            continue
+        if any(name in token for name in COURSE_NAMES) or "/" in token and COURSE_FOLDERS.search(token):
+            return True
+    return False
 
 
 def python_source(cell_source: str) -> str:
@@ -161,13 +300,39 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_ClassDef(self, node):
-        tricks = sorted({item.name for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
-                         and item.name in CLASS_TRICKS}
-                        | {t.id for item in node.body if isinstance(item, ast.Assign) for t in item.targets
-                           if isinstance(t, ast.Name) and t.id in CLASS_TRICKS})
-        if tricks:
-            self.add("rigged comparison object", f"class {node.name} defines {', '.join(tricks)}")
+        reasons: dict[str, str] = {}
+        for item in node.body:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name in RIGGABLE:
+                reason = _function_rigging(item.name, item)
+                if reason:
+                    reasons[item.name] = reason
+            elif isinstance(item, ast.Assign):  # __eq__ = lambda self, other: True; __le__ = __ge__ = __eq__
+                for target in item.targets:
+                    if not isinstance(target, ast.Name) or target.id not in RIGGABLE:
+                        continue
+                    if isinstance(item.value, ast.Lambda):
+                        reason = _function_rigging(target.id, item.value)
+                    elif isinstance(item.value, ast.Name) and item.value.id in reasons:
+                        reason = reasons[item.value.id].replace(item.value.id, target.id, 1)
+                    else:
+                        reason = None
+                    if reason:
+                        reasons[target.id] = reason
+        if reasons:
+            self.add("rigged comparison object", f"class {node.name}: {'; '.join(list(reasons.values())[:4])}")
         self.generic_visit(node)
+
+    def _made_class(self, node) -> None:
+        """type("Name", bases, {"__eq__": lambda self, other: True}): a class made by a call."""
+        if len(node.args) != 3 or not isinstance(node.args[2], ast.Dict):
+            return
+        name = node.args[0].value if isinstance(node.args[0], ast.Constant) else "?"
+        reasons = [_function_rigging(key.value, value) for key, value in zip(node.args[2].keys, node.args[2].values)
+                   if isinstance(key, ast.Constant) and isinstance(value, ast.Lambda)
+                   and isinstance(key.value, str)]
+        reasons = [reason for reason in reasons if reason]
+        if reasons:
+            self.add("rigged comparison object", f"class {name} made with type(): {'; '.join(reasons[:4])}")
 
     def visit_Raise(self, node):
         root, _ = _root_and_chain(node.exc) if node.exc is not None else (None, [])
@@ -193,6 +358,8 @@ class _Scanner(ast.NodeVisitor):
         root, chain = _root_and_chain(function)
         text = ".".join([root or "?", *chain])
         module = self.module_of(root) or root or ""
+        if isinstance(function, ast.Name) and function.id == "type":
+            self._made_class(node)
         if isinstance(function, ast.Name) and function.id in ("exit", "quit"):
             self.add("ended the process early", f"calls {function.id}()")
         elif isinstance(function, ast.Name) and function.id in ("setattr", "delattr") and node.args:
@@ -212,13 +379,14 @@ class _Scanner(ast.NodeVisitor):
             self.add("inspected the interpreter", f"uses .{node.attr}")
         self.generic_visit(node)
 
+    def visit_Expr(self, node):
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return  # a docstring or a bare string: it does nothing, whatever it mentions
+        self.generic_visit(node)
+
     def visit_Constant(self, node):
-        if isinstance(node.value, str):
-            lowered = node.value.lower()
-            for word in COURSE_WORDS:
-                if word in lowered:
-                    self.add("tried to read course files", f"mentions {node.value[:80]!r}")
-                    break
+        if isinstance(node.value, str) and course_path(node.value):
+            self.add("tried to read course files", f"mentions {node.value[:80]!r}")
 
 
 def scan(label: str, source: str) -> list[Finding]:

@@ -277,6 +277,25 @@ def trusted_module(name: str):
         return None
 
 
+BUILTIN_TYPES = {cls.__name__: cls for cls in (
+    types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType, types.FunctionType, types.MethodType,
+    types.BuiltinFunctionType, types.ModuleType, type({}.keys()), type({}.values()), type({}.items()),
+    type(iter([])), type(iter(())), type(iter("")), type(iter(range(0))), type(iter({})), map, filter, zip,
+    enumerate, reversed, memoryview, property, staticmethod, classmethod, slice)}
+
+
+def library_class(module: str, qualname: str) -> type | None:
+    """The grader's own class that a library object of the student's process reports (None for anything else)."""
+    if module == "builtins":
+        return BUILTIN_TYPES.get(qualname)
+    found = trusted_module(module)
+    for part in qualname.split(".") if found is not None else []:
+        if not IDENTIFIER.match(part):
+            return None
+        found = getattr(found, part, None)
+    return found if isinstance(found, type) and not issubclass(found, BaseException) else None
+
+
 def _signature(params) -> inspect.Signature | None:
     try:
         return inspect.Signature([
@@ -299,6 +318,7 @@ class Remote:
         self.stand_ins: dict[int, object] = {}  # the student's object number -> its stand-in
         self.classes: dict[int, type] = {}
         self.names: SharedNames | None = None  # of the test cell running now
+        self.pending: list = []  # finished tests' changes to shared names, not yet sent
         self.random = SharedRandom()
 
     # Building stand-ins from the student's descriptions (untrusted: every field is checked).
@@ -365,6 +385,12 @@ class Remote:
         elif "__eq__" in namespace and "__hash__" not in namespace:
             namespace["__hash__"] = RemoteObject.__hash__ if "__hash__" not in specials else namespace["__hash__"]
         qualname = info.get("qualname") if isinstance(info.get("qualname"), str) and info["qualname"] else name
+        library = library_class(module, qualname) if module not in ("", "__main__") and not any(
+            issubclass(base, BaseException) for base in bases) else None
+        if library is not None:
+            # isinstance(figure, matplotlib.figure.Figure) holds for a stand-in of a library's object, as it
+            # reports that class (the stand-in's own type stays a stand-in).
+            namespace["__class__"] = property(lambda self, cls=library: cls)
         namespace.update({"__module__": module or "__main__", "__qualname__": qualname[:200],
                           "__doc__": info.get("doc") if isinstance(info.get("doc"), str) else None,
                           "_remote_session": self, "_remote_ref": wire.Ref("student", ident if type(ident) is int
@@ -416,7 +442,7 @@ class Remote:
     # One thing the test does with the student's objects.
     def op(self, target, name: str, *args, **kwargs):
         body = {"op": name, "target": target, "args": list(args), "kwargs": kwargs, "context": call_context(),
-                "names": self.names.outgoing() if self.names is not None else None,
+                "names": self.outgoing_names(),
                 "rng": self.random.outgoing()}
         reply = self.request("op", body)
         if not isinstance(reply, dict):
@@ -429,6 +455,12 @@ class Remote:
         if reply.get("stop") is True:
             raise StopIteration(reply.get("value"))
         return reply.get("value")
+
+    def outgoing_names(self) -> list:
+        """The tests' changes to shared names since the last request, oldest first (applied in this order)."""
+        changes = self.pending + ([self.names.outgoing()] if self.names is not None else [])
+        self.pending = []
+        return [change for change in changes if change]
 
     def take_shared_state(self, reply: dict) -> None:
         """Apply what the student's code did to the state one kernel would share with the test."""

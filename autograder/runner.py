@@ -120,7 +120,6 @@ class Session:
         self.deadline: float | None = None  # of the cell being graded
         self.seconds = limits.cell_seconds
         self.lost: SandboxLost | None = None
-        self.pending_names: dict | None = None  # a finished test's changes to shared names, sent with the next cell
 
     def _answer(self, verb: str, body):
         """Requests from the sandbox: a student's function calling a function the test passed in."""
@@ -164,9 +163,8 @@ class Session:
 
     def run_cell(self, source: str) -> dict:
         """Run a student cell, carrying the test's last changes to shared names and the random generators."""
-        reply = self.request("run", {"source": source, "names": self.pending_names,
+        reply = self.request("run", {"source": source, "names": self.remote.outgoing_names(),
                                      "rng": self.remote.random.outgoing()})
-        self.pending_names = None
         if isinstance(reply, dict) and reply.get("rng") is not None:
             self.remote.random.incoming(reply["rng"])
         return reply if isinstance(reply, dict) else {}
@@ -514,10 +512,14 @@ def _manual(cell, meta: dict, stubs: dict) -> TestResult:
     return TestResult(meta["grade_id"], points, None, "needs manual grading")
 
 
+GRADER_LIMIT_NOTE = ("this test could not be run automatically (a limit of the grader, not a fault found in your "
+                     "code); a person grades this part.")
+
+
 def _grader_limit(cell, meta: dict, reason: str) -> TestResult:
     points = float(meta.get("points", 0) or 0)
     message = f"The grader could not run this test: {reason}"
-    cell.outputs = [_error_output("GraderLimit", message, [message])]
+    cell.outputs = [_error_output("GraderLimit", GRADER_LIMIT_NOTE, [GRADER_LIMIT_NOTE])]
     return TestResult(meta["grade_id"], points, 0.0, "grader limit", message, message)
 
 
@@ -577,11 +579,43 @@ def _assertion_failure(message, left, right, operator: str) -> AssertionError:
 
 
 def _compile_test(python: str, filename: str, hidden: list[tuple[int, int]]):
+    """The test's code; a last bare expression keeps its value in ``__autograder_result``, as IPython shows it
+    (nbgrader reads a number there as partial credit); a trailing ``;`` hides it, as in IPython."""
     try:
-        tree = ast.fix_missing_locations(_VisibleAsserts(hidden).visit(ast.parse(python, filename)))
-        return compile(tree, filename, "exec")
+        tree = _VisibleAsserts(hidden).visit(ast.parse(python, filename))
+        if tree.body and isinstance(tree.body[-1], ast.Expr) and not python.rstrip().endswith(";"):
+            last = tree.body[-1]
+            tree.body[-1] = ast.copy_location(ast.Assign([ast.Name("__autograder_result", ast.Store())],
+                                                         last.value), last)
+        return compile(ast.fix_missing_locations(tree), filename, "exec")
     except (SyntaxError, ValueError, TypeError):
         return compile(python, filename, "exec")
+
+
+def _partial_credit(value, points: float, channel: wire.Channel) -> tuple[float | None, str]:
+    """The score nbgrader reads from a test cell's displayed value, and that text (None: full marks)."""
+    if value is None:
+        return None, ""
+    if remote.is_trusted(value, channel) is False and (
+            isinstance(value, (remote.RemoteObject, remote.RemoteClass))
+            or channel.stand_ins.get(id(value), (None,))[0] is value):
+        return None, "<an object of the student's>"  # its text is the student's to choose: never a score
+    from IPython.lib.pretty import pretty
+    try:
+        text = pretty(value)
+    except Exception:
+        return None, ""
+    try:
+        grade = float(text)
+    except ValueError:
+        return None, text
+    if grade < 0:
+        return None, text
+    if grade > points:
+        raise remote.GraderLimit(f"the cell's last line shows {text}, more than its {points:g} points (nbgrader "
+                                 "reads that number as partial credit and refuses it). Instructor: end the cell "
+                                 "with a value between 0 and the points, or with a `;`.")
+    return grade, text
 
 
 def _failed_line(error: BaseException, filename: str) -> int | None:
@@ -599,14 +633,15 @@ def _run_test(cell, meta: dict, session: Session, namespace: dict, student_names
         cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=f"Not run: {reason}.\n")]
         return TestResult(grade_id, points, 0.0, "not run", f"Not run: {reason}.", reason)
     filename = f"<test {grade_id}>"
-    captured = io.StringIO()
+    captured, errors = io.StringIO(), io.StringIO()
     error: BaseException | None = None
     python = integrity.python_source(cell.source)
     hidden = hidden_lines(python)
     used, hidden_bound = _cell_names(cell.source)
     try:
         wanted = sorted(name for name in used if name in student_names or name not in namespace)
-        values = session.request("names", {"names": wanted}) if wanted else {}
+        values = session.request("names", {"names": wanted, "push": session.remote.outgoing_names()}) \
+            if wanted else {}
         values = values if isinstance(values, dict) else {}
         shared = set()
         for name in wanted:
@@ -630,30 +665,44 @@ def _run_test(cell, meta: dict, session: Session, namespace: dict, student_names
         linecache.cache[filename] = (len(python), None, python.splitlines(True), filename)
         code = _compile_test(python, filename, hidden)
         remaining = max(0.5, session.deadline - time.monotonic())
-        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured), \
+        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(errors), \
                 in_submission_folder(workdir), time_limit(remaining + GRACE_SECONDS):
             exec(code, namespace)
+        partial, shown = _partial_credit(namespace.pop("__autograder_result", None), points, session.channel)
     except SandboxLost as lost:
         error = lost
     except Exception as raised:  # any failure of the test code is a failed test
         error = raised
     finally:
         if session.remote.names is not None:
-            session.pending_names = session.remote.names.outgoing()
+            session.remote.pending.append(session.remote.names.outgoing())
             session.remote.names = None
-        for name in ("__autograder_failure", "__autograder_left", "__autograder_right"):
+        for name in ("__autograder_failure", "__autograder_left", "__autograder_right", "__autograder_result"):
             namespace.pop(name, None)
     cell.outputs = []
     if captured.getvalue():
         cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=captured.getvalue()[:100_000]))
+    if errors.getvalue():
+        cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text=errors.getvalue()[:100_000]))
+    if error is None and errors.getvalue():
+        # nbgrader scores 0 a test cell that wrote to standard error (a warning, say), even when nothing failed.
+        first = errors.getvalue().strip().splitlines()[0][:300] if errors.getvalue().strip() else ""
+        message = f"This test cell wrote to standard error, which nbgrader scores 0: {first}"
+        return TestResult(grade_id, points, 0.0, "failed", message, message)
     if error is None:
-        return TestResult(grade_id, points, points, "passed")
+        if shown:
+            cell.outputs.append(nbformat.v4.new_output("execute_result", data={"text/plain": shown},
+                                                       execution_count=None))
+        if partial is not None and partial < points:
+            return TestResult(grade_id, points, partial, "partial credit",
+                              f"Partial credit: {partial:g} of {points:g} points.")
+        return TestResult(grade_id, points, points if partial is None else partial, "passed")
     if isinstance(error, SandboxLost):
         cell.outputs.append(_error_output("GradingStopped", error.reason, [f"Grading stopped: {error.reason}."]))
         return TestResult(grade_id, points, 0.0, "not run", f"Not run: {error.reason}.", error.reason)
     if isinstance(error, remote.GraderLimit):
         message = f"The grader could not run this test as written: {error}"
-        cell.outputs.append(_error_output("GraderLimit", message, _trusted_traceback(error, filename)))
+        cell.outputs.append(_error_output("GraderLimit", GRADER_LIMIT_NOTE, [GRADER_LIMIT_NOTE]))
         return TestResult(grade_id, points, 0.0, "grader limit", message, message)
     student = remote.raised_by_student(error)
     if student is not None:

@@ -78,20 +78,31 @@ NETWORK_EVENTS = ("socket.connect", "socket.bind", "socket.getaddrinfo", "socket
 INSPECT_EVENTS = ("ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata", "ctypes.addressof", "gc.get_objects",
                   "gc.get_referrers", "gc.get_referents", "sys._current_frames")
 CHANGE_EVENTS = ("os.remove", "os.rename", "os.rmdir", "shutil.rmtree", "os.chmod", "os.truncate")
+AUDITED = frozenset(("open", "sys._getframe", "compile", "code.__new__", *PROCESS_EVENTS, *SIGNAL_EVENTS,
+                     *NETWORK_EVENTS, *INSPECT_EVENTS, *CHANGE_EVENTS))
 SYSTEM_FOLDERS = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/dev", "/sys", "/proc", "/tmp")
-SCRATCH_FOLDERS = ("/tmp", "/dev/shm")  # the sandbox's own, emptied with it
+SCRATCH_FOLDERS = ("/tmp/", "/dev/shm/")  # the sandbox's own, emptied with it
+
+
+def _folders(paths) -> tuple[str, ...]:
+    """Real paths of folders, each ending with "/", for :func:`_under`."""
+    return tuple(sorted({os.path.join(os.path.realpath(p), "") for p in paths}))
+
+
+def _under(path: str, folders: tuple[str, ...]) -> bool:
+    """Whether a path is one of these folders or inside one (``/tmp`` holds ``/tmp/a``, not ``/tmpa``)."""
+    return os.path.join(path, "").startswith(folders)
 
 
 def _package_folders() -> list[str]:
     """The course's packages, read-only in the sandbox (nnfs is located without being imported)."""
     import importlib.util
-    folders = [os.path.dirname(os.path.realpath(wire.__file__))]
     try:
         spec = importlib.util.find_spec("nnfs")
-        folders += [os.path.realpath(p) for p in (spec.submodule_search_locations or [])] if spec else []
     except (ImportError, ValueError):
-        pass
-    return folders
+        spec = None
+    locations = (spec.submodule_search_locations if spec else None) or []
+    return [os.path.dirname(os.path.realpath(wire.__file__)), *map(os.path.realpath, locations)]
 
 
 class Watcher:
@@ -102,11 +113,15 @@ class Watcher:
     (:func:`sys.addaudithook`) counts as the student's when the nearest caller outside the standard library is
     a notebook cell or a file the student could have written (their folder, /tmp), not a file of the read-only
     Python environment or of the course's packages. Some events are the notebook's doing whoever carries them
-    out: opening instructor files, the network, changing files outside its folder.
+    out: opening instructor files, the network, changing files outside its folder. Threads left running count
+    when they run the student's code, processes when the student's code started some; a class is rigged by the
+    rule of :func:`autograder.integrity.class_rigging`, read from its compiled methods.
     """
 
     def __init__(self, channel: wire.Channel, shell):
+        from .integrity import course_path
         self.channel, self.shell = channel, shell
+        self.course_path = course_path
         self.sent: set = set()
         self.active = False  # True while student code runs: the audit hook ignores the worker's own work
         self.sending = False
@@ -114,15 +129,19 @@ class Watcher:
         self.paths: dict[str, str] = {}  # file name -> real path, for the frames of the call stack
         self.disguised: set[str] = set()  # file names the student's code compiled code under
         self.examined: dict[int, type] = {}  # classes already looked at for rigged comparisons
+        self.started_processes = False  # whether the student's code started any
         # IPython's open() for the notebook (a library's frame) does only what the cell asked for.
         self.wrappers = {getattr(shell.user_ns.get("open"), "__code__", None)} - {None}
-        self.standard = os.path.realpath(os.path.dirname(os.__file__))
-        self.packages = tuple(_package_folders())
+        self.standard = _folders([os.path.dirname(os.__file__)])
+        packages = _package_folders()
         executable = os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))
-        self.code_roots = tuple(sorted({os.path.realpath(p) for p in (
-            sys.prefix, sys.base_prefix, sys.exec_prefix, executable)} | set(self.packages)))
-        self.allowed_roots = tuple(sorted({os.path.realpath(p) for p in (*SYSTEM_FOLDERS, os.getcwd())}
-                                          | set(self.code_roots)))
+        self.code_roots = _folders([sys.prefix, sys.base_prefix, sys.exec_prefix, executable, *packages])
+        self.allowed_roots = _folders([*SYSTEM_FOLDERS, os.getcwd(), *self.code_roots])
+        # Where imports read: opening a file there needs no closer look (most opens are imports).
+        sites = [p for p in sys.path if "-packages" in p]
+        self.library_folders = _folders([*sites, *self.standard, *packages]) + tuple(
+            os.path.join(p, "") for p in sites)
+        self.cwd, self.folder = "", ()
         self.baseline = self.snapshot()
         sys.addaudithook(self.audit)
 
@@ -190,12 +209,14 @@ class Watcher:
                 self.report("installed IPython hooks", f"registered a {event} callback")
         if sys.gettrace() is not None or sys.getprofile() is not None:
             self.report("installed a trace function", "set sys.settrace or sys.setprofile")
-        others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+        # Libraries keep helpers of their own (scikit-learn's n_jobs starts loky's threads and processes).
+        others = [t for t in threading.enumerate() if t is not threading.main_thread() and self.students_thread(t)]
         if others:
             self.report("started a background process", f"{len(others)} thread(s) still running")
-        children = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
-        if children:
-            self.report("started a background process", f"{len(children)} process(es) still running")
+        if self.started_processes:
+            children = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
+            if children:
+                self.report("started a background process", f"{len(children)} process(es) still running")
         self.check_classes()
 
     def check_classes(self) -> None:
@@ -208,17 +229,46 @@ class Watcher:
             if not isinstance(name, str) or name.startswith("_"):
                 continue
             kind = type(value)
-            items = list(value[:20]) if kind in (list, tuple) else list(value.values())[:20] if kind is dict else []
+            if kind is list or kind is tuple:
+                items = list(value[:20])
+            else:
+                items = list(value.values())[:20] if kind is dict else []
             for cls in [value if issubclass(kind, type) else kind, *(type(item) for item in items)]:
                 if self.examined.get(id(cls)) is cls:
                     continue
                 self.examined[id(cls)] = cls
-                reasons = integrity.class_rigging(cls, lambda code: not self.library_file(code.co_filename))
-                if reasons:
+                try:
+                    reasons = integrity.class_rigging(cls, lambda code: not self.library_file(code.co_filename))
                     label = type.__dict__["__name__"].__get__(cls)
+                except Exception:
+                    continue
+                if reasons:
                     shown = f"class {label}" if cls is value else f"{name} is a {label} object" if cls is kind \
                         else f"{name} holds {label} objects"
                     self.report("rigged comparison object", f"{shown}: {'; '.join(reasons[:4])}")
+
+    def students_thread(self, thread: threading.Thread) -> bool:
+        """Whether a thread runs the student's code: its target or run method, or a frame it is in now."""
+        try:
+            run = vars(thread).get("_target") or type.__dict__["__dict__"].__get__(type(thread)).get("run")
+            code = getattr(run, "__code__", None)
+            if code is not None and self.students_code(code.co_filename):
+                return True
+            frame = sys._current_frames().get(thread.ident)
+            while frame is not None:
+                if self.students_code(frame.f_code.co_filename):
+                    return True
+                frame = frame.f_back
+        except Exception:
+            pass
+        return False
+
+    def students_code(self, filename: str) -> bool:
+        """Whether code from this file is the student's: a cell, text it ran, or a file it could have written."""
+        if filename.startswith("<"):
+            return not filename.startswith("<frozen")
+        return filename in self.disguised or not (_under(self.realpath(filename), self.standard)
+                                                  or self.library_file(filename))
 
     def realpath(self, filename: str) -> str:
         path = self.paths.get(filename)
@@ -233,8 +283,7 @@ class Watcher:
         if filename.startswith("<") or filename in self.disguised:
             return False
         path = self.realpath(filename)
-        return path.startswith(self.code_roots) and not path.startswith((os.path.realpath(os.getcwd()),
-                                                                          *SCRATCH_FOLDERS))
+        return _under(path, self.code_roots) and not _under(path, self.own_folder() + SCRATCH_FOLDERS)
 
     def from_student(self, frame) -> bool:
         """Whether the nearest caller outside the standard library is the student's code (see the class doc)."""
@@ -250,7 +299,7 @@ class Watcher:
                 return True
             else:
                 path = self.realpath(filename)
-                if not path.startswith(self.standard) or "-packages" in path:
+                if not _under(path, self.standard) or "-packages" in path:
                     module_file = dict.get(frame.f_globals, "__file__")
                     return not (self.library_file(filename) and isinstance(module_file, str)
                                 and self.library_file(module_file))
@@ -267,10 +316,10 @@ class Watcher:
         filename = frame.f_code.co_filename
         path = filename if filename.startswith("<") else self.realpath(filename)
         return filename.startswith("<") or filename in self.disguised or \
-            not (path.startswith(self.standard) or self.library_file(filename))
+            not (_under(path, self.standard) or self.library_file(filename))
 
     def audit(self, event: str, args) -> None:
-        if not self.active or self.sending or self.busy:
+        if not self.active or self.sending or self.busy or event not in AUDITED:
             return
         self.busy = True
         try:
@@ -286,6 +335,7 @@ class Watcher:
             self.opened(args[0], caller)
         elif event in PROCESS_EVENTS:
             if self.from_student(caller):
+                self.started_processes = True
                 self.report("started a background process", event)
         elif event in SIGNAL_EVENTS:
             if self.from_student(caller):
@@ -307,29 +357,36 @@ class Watcher:
                 if not filename.startswith("<"):
                     self.disguised.add(filename)
         elif event in CHANGE_EVENTS:
-            folders = (os.path.realpath(os.getcwd()), *SCRATCH_FOLDERS)
+            folders = self.own_folder() + SCRATCH_FOLDERS
             for path in args[:2] if event == "os.rename" else args[:1]:
                 if isinstance(path, (str, bytes, os.PathLike)):
                     path = os.fsdecode(path)
-                    if not os.path.realpath(os.path.join(os.getcwd(), path)).startswith(folders):
+                    if not _under(os.path.realpath(os.path.join(os.getcwd(), path)), folders):
                         self.report("tried to change other files", f"{event} {path[:200]}")
 
+    def own_folder(self) -> tuple[str]:
+        """The current folder (the student may change it), for :func:`_under`."""
+        cwd = os.getcwd()
+        if cwd != self.cwd:
+            self.cwd, self.folder = cwd, _folders([cwd])
+        return self.folder
+
     def opened(self, path, caller) -> None:
-        from . import integrity
         if not isinstance(path, (str, bytes, os.PathLike)):
             return  # a file descriptor
         path = os.fsdecode(path)
+        if _under(path, self.library_folders) and "/.." not in path:
+            return
         full = os.path.realpath(os.path.join(os.getcwd(), path))
-        if full.startswith((os.path.realpath(os.getcwd()), *SCRATCH_FOLDERS)):
+        if _under(full, self.own_folder() + SCRATCH_FOLDERS):
             return  # its own folder and scratch space hold no course files
-        if integrity.course_path(full) and not (full.startswith((self.standard, *self.packages))
-                                                or "-packages/" in full):
+        if self.course_path(full) and not (_under(full, self.library_folders) or "-packages/" in full):
             # Whoever opens an instructor's file, a library or the student's own code, the notebook asked for it.
             self.report("tried to read course files", f"opened {path[:200]}")
         elif full.startswith("/proc/"):  # the sandbox's private /proc: its own processes only
             if os.path.basename(full) == "mem" and self.from_student(caller):
                 self.report("inspected the interpreter", f"opened {path[:200]}")
-        elif not full.startswith(self.allowed_roots) and self.from_student(caller):
+        elif not _under(full, self.allowed_roots) and self.from_student(caller):
             self.report("tried to read course files", f"opened {path[:200]} (outside its folder)")
 
 
@@ -561,16 +618,18 @@ class Worker:
         deleted = [name for name in before if name not in now]
         return {"set": changed, "deleted": deleted} if changed or deleted else None
 
-    def apply_names(self, push) -> None:
-        if not isinstance(push, dict):
-            return
+    def apply_names(self, pushes) -> None:
+        """The test's deletions and re-bindings of shared names, in the order the tests made them."""
         namespace = self.shell.user_ns
-        for name in push.get("deleted") or []:
-            if isinstance(name, str):
-                namespace.pop(name, None)
-        for name, value in (push.get("set") or {}).items():
-            if isinstance(name, str) and name.isidentifier():
-                namespace[name] = value
+        for push in pushes if isinstance(pushes, list) else []:
+            if not isinstance(push, dict):
+                continue
+            for name in push.get("deleted") or []:
+                if isinstance(name, str):
+                    namespace.pop(name, None)
+            for name, value in (push.get("set") or {}).items():
+                if isinstance(name, str) and name.isidentifier():
+                    namespace[name] = value
 
     @staticmethod
     def rng_state() -> dict:
@@ -622,8 +681,10 @@ class Worker:
         if verb == "hello":
             return {"python": sys.version.split()[0], "pid": os.getpid()}
         if verb == "run":
+            self.apply_names(body.get("names"))
             return self.run_cell(str(body["source"]), float(body.get("seconds", 60)), body.get("rng"))
         if verb == "names":
+            self.apply_names(body.get("push"))
             namespace = self.shell.user_ns
             return {name: namespace[name] for name in body["names"] if isinstance(name, str) and name in namespace}
         if verb == "op":

@@ -736,12 +736,14 @@ def test_a_number_displayed_by_a_hook_is_not_a_score(batch):
     assert float(batch.hostile.rows["ipython_hooks"]["test_numerical_derivative"]) == 0
 
 
-def test_a_rigged_value_is_reported_where_a_test_read_it(batch):
-    """Quiet is made with type(), so reading the code finds no class: only the running notebook shows it."""
+def test_a_rigged_class_is_reported_from_its_code_and_while_running(batch):
+    """Quiet is made with type(): the code scan reads the methods in the call, the worker their compiled code."""
     findings = batch.hostile.results["rigged_objects"]["notebooks"][0]["integrity"]
-    seen = [f["detail"] for f in findings if f["kind"] == "rigged comparison object" and f["seen"] == "while running"]
-    assert any(d.startswith("divergence_threshold is a Quiet object") for d in seen), seen  # a value a test read
-    assert any(d.startswith("returned a Quiet object") for d in seen), seen  # what a function a test called returned
+    rigged = {(f["seen"], f["detail"]) for f in findings if f["kind"] == "rigged comparison object"}
+    assert ("in the code", "class Quiet made with type(): __eq__ always returns True") in rigged, rigged
+    assert ("while running", "class Quiet: __eq__ always returns True") in rigged, rigged
+    assert ("in the code", "class Anything: __eq__ always returns True; __ne__ always returns False; "
+                           "__lt__ always returns False; __gt__ always returns False") in rigged, rigged
     assert float(batch.hostile.rows["rigged_objects"]["score"]) == 0
 
 
