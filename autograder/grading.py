@@ -3,8 +3,9 @@
 nbgrader keeps what it is good at: generating student versions, the gradebook (SQLite by default, any
 ``db_url``), Formgrader and manual grading, feedback. Grading itself is done here (:mod:`autograder.runner`):
 student code runs in a sandbox, tests and scores stay in the grader's process, several submissions at once.
-Every submission in the folder gets a result, a broken one included (zero, with the reason), so a batch always
-finishes and no stale score survives a re-grade. Submissions are only read.
+Every submission in the folder (or each one asked for) gets a result, a broken one included (zero, with the
+reason), so a batch always finishes and no stale automatic score survives a re-grade; a score given by hand stays,
+marked for review again if the answer it was given for changed. Submissions are only read.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from . import notebooks, parallel, sandbox
-from .gradebook import CourseSettings, final_score, load_settings, record, write_notebook_atomically
+from .cells import nbgrader_meta
+from .gradebook import (GRADER_LIMIT, CourseSettings, answer_fingerprints, final_score, load_settings, record,
+                        write_notebook_atomically)
 from .runner import Limits, SubmissionResult
 
 
@@ -64,12 +68,14 @@ def source_assignments(course: Path) -> list[str]:
 
 
 def release(course: Path, names: list[str] | None = None, release_dir: Path | None = None,
-            quiet: bool = False, record_in_gradebook: bool = False) -> list[Path]:
+            quiet: bool = False, record_in_gradebook: bool = False, db_url: str | None = None) -> list[Path]:
     """Generate student versions from source/ with nbgrader; return the notebooks written.
 
     release_dir: where the student versions go (default: the course's assignments/)
     record_in_gradebook: also record the cells in the course's gradebook (grading needs them). Off by default,
         so that releasing never touches the gradebook, nor is refused because submissions exist.
+    db_url: record the cells in this gradebook instead (a scratch one: the release check reads the test cells as
+        nbgrader recorded them, AUTOTEST lines expanded with the same salts as the student versions)
     """
     available = source_assignments(course)
     names = names or available
@@ -80,10 +86,10 @@ def release(course: Path, names: list[str] | None = None, release_dir: Path | No
     release_dir = Path(release_dir or course / "assignments").resolve()
     # Without the gradebook, one nbgrader run generates every assignment (seconds instead of a minute).
     everything = not record_in_gradebook and set(names) == set(available)
+    database = [f"--CourseDirectory.db_url={db_url}"] if db_url else [] if record_in_gradebook else ["--no-db"]
     for name in ["*"] if everything else names:
         result = run_nbgrader(course, "generate_assignment", name, "--force",
-                              f"--CourseDirectory.release_directory={release_dir}",
-                              *([] if record_in_gradebook else ["--no-db"]), quiet=quiet)
+                              f"--CourseDirectory.release_directory={release_dir}", *database, quiet=quiet)
         if result.returncode != 0:
             detail = f"\n{result.stderr}" if quiet and result.stderr else ""
             raise GradingError(f"nbgrader could not generate {name} (exit {result.returncode}){detail}")
@@ -153,13 +159,49 @@ def ensure_in_gradebook(course: Path, assignment: str, quiet: bool, settings: Co
     settings = settings or load_settings(course)
     with settings.gradebook() as gradebook:
         try:
-            if gradebook.find_assignment(assignment).notebooks:
-                return
+            recorded = gradebook.find_assignment(assignment).notebooks
         except MissingEntry:
-            pass
+            recorded = []
+    if recorded and not stale_cells(course, assignment, settings):
+        return
     # Generating into a scratch folder records the cells without touching assignments/.
     scratch = course / settings.autograded_directory / ".release"
     release(course, [assignment], release_dir=scratch, quiet=quiet, record_in_gradebook=True)
+
+
+def recorded_sources(settings: CourseSettings, assignment: str, db_url: str | None = None) -> dict[str, dict[str, str]]:
+    """notebook -> grade id -> source of each test and locked cell as generate_assignment recorded it in the
+    gradebook (AUTOTEST lines expanded, hidden tests kept): what nbgrader's autograder restores and runs.
+
+    db_url: another gradebook than the course's
+    """
+    with (Gradebook(db_url, settings.course_id) if db_url else settings.gradebook()) as gradebook:
+        try:
+            notebooks_ = gradebook.find_assignment(assignment).notebooks
+        except MissingEntry:
+            return {}
+        return {notebook.name: {cell.name: cell.source for cell in notebook.source_cells if cell.locked}
+                for notebook in notebooks_}
+
+
+def stale_cells(course: Path, assignment: str, settings: CourseSettings) -> list[str]:
+    """Test and locked cells of source/ that the gradebook holds in another version, or not at all (the instructor
+    edited them after the assignment was recorded). Cells with AUTOTEST lines differ by design and are not compared.
+    """
+    from .runner import AUTOTEST_LINE
+    recorded = recorded_sources(settings, assignment)
+    stale = []
+    for name in expected_notebooks(course, assignment):
+        cells = recorded.get(name, {})
+        for cell in nbformat.read(course / "source" / assignment / f"{name}.ipynb", as_version=4).cells:
+            meta = nbgrader_meta(cell)
+            grade_id = meta.get("grade_id")
+            if not grade_id or not (meta.get("locked") or meta.get("grade")) or meta.get("solution") \
+                    or AUTOTEST_LINE.search(cell.source):
+                continue
+            if cells.get(grade_id) != cell.source:
+                stale.append(f"{name}/{grade_id}")
+    return stale
 
 
 @dataclass
@@ -172,12 +214,43 @@ class GradeRow:
     parts: dict[str, float | None]
 
 
+def graded_parts(settings: CourseSettings, assignment: str, notebook) -> list:
+    """A gradebook notebook's graded parts, its grade cells and its task cells, in the instructor notebook's order.
+
+    notebook: an ``nbgrader.api.Notebook``; a part the instructor notebook does not hold comes last
+    """
+    cells = list(notebook.grade_cells) + list(notebook.task_cells)
+    try:
+        source = nbformat.read(settings.root / "source" / assignment / f"{notebook.name}.ipynb", as_version=4)
+        order = {nbgrader_meta(cell).get("grade_id"): index for index, cell in enumerate(source.cells)}
+    except Exception:  # no instructor notebook here: the gradebook's order
+        order = {}
+    return sorted(cells, key=lambda cell: order.get(cell.name, len(order)))
+
+
+def grader_limits(settings: CourseSettings, assignment: str, student: str) -> dict[tuple[str, str], str]:
+    """The tests the grader could not carry out in a student's latest grading: (notebook, grade id) -> message."""
+    path = results_folder(settings, assignment) / f"{student}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {(notebook["notebook"], test["grade_id"]): " ".join(str(test.get("message") or "").split())
+                for notebook in data.get("notebooks", []) for test in notebook.get("tests", [])
+                if test.get("status") == GRADER_LIMIT}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
 def collect_grades(settings: CourseSettings, assignment: str, intake: Intake) -> tuple[list[str], list[GradeRow]]:
-    """Scores per student and per graded part from the gradebook; students who could not be graded get a status."""
+    """Scores per student and per graded part from the gradebook; students who could not be graded get a status.
+
+    Parts are grade cells and task cells. A part waiting for a person has no score in its column, unless a person
+    scored it before (that score counts, and shows, until they look again). A test the grader could not carry
+    out is named in the status while it waits: ``needs manual review: <grade id>: <message>``.
+    """
     rows = []
     with settings.gradebook() as gradebook:
         record_ = gradebook.find_assignment(assignment)
-        part_names = [cell.name for nb in record_.notebooks for cell in nb.grade_cells]
+        part_names = [cell.name for nb in record_.notebooks for cell in graded_parts(settings, assignment, nb)]
         max_score = record_.max_score
         for student in sorted(set(intake.gradable) | set(intake.problems)):
             issues = intake.problems.get(student, []) + intake.earlier.get(student, [])
@@ -192,10 +265,15 @@ def collect_grades(settings: CourseSettings, assignment: str, intake: Intake) ->
                                      max_score, False, {name: None for name in part_names}))
                 continue
             # A part still waiting for a person has no score yet (nbgrader stores 0 until then).
-            parts = {grade.name: None if grade.needs_manual_grade else grade.score
+            parts = {grade.name: None if grade.needs_manual_grade and grade.manual_score is None else grade.score
                      for notebook in submission.notebooks for grade in notebook.grades}
+            waiting = {(notebook.name, grade.name) for notebook in submission.notebooks for grade in notebook.grades
+                       if grade.needs_manual_grade}
             needs_manual = submission.needs_manual_grade
             status = "needs manual grading" if needs_manual else "graded"
+            for (notebook_name, grade_id), message in grader_limits(settings, assignment, student).items():
+                if (notebook_name, grade_id) in waiting:
+                    status += f", needs manual review: {grade_id}" + (f": {message}" if message else "")
             penalty = submission.late_submission_penalty or 0.0
             if submission.total_seconds_late > 0:  # the score is what remains after the penalty
                 status += f", late by {late_by(submission.total_seconds_late)}"
@@ -237,7 +315,7 @@ def result_json(results: list[SubmissionResult]) -> dict:
     return {
         "student_id": first.student, "assignment": first.assignment,
         "score": sum(r.score for r in results), "max_score": sum(r.max_score for r in results),
-        "needs_manual_grade": any(t.score is None for r in results for t in r.tests),
+        "needs_manual_grade": any(t.score is None or t.status == GRADER_LIMIT for r in results for t in r.tests),
         "notebooks": [{
             "notebook": r.notebook, "score": r.score, "max_score": r.max_score, "seconds": round(r.seconds, 3),
             "tests": [{"grade_id": t.grade_id, "points": t.points, "score": t.score, "status": t.status,
@@ -245,13 +323,49 @@ def result_json(results: list[SubmissionResult]) -> dict:
             "problems": r.problems,
             "cell_warnings": [str(w) for w in r.cell_warnings],
             "integrity": [{"kind": f.kind, "cell": f.cell, "seen": f.seen, "detail": f.detail} for f in r.findings],
+            # what was graded, part by part: the next grading keeps a score given by hand while this is unchanged
+            "answer_fingerprints": answer_fingerprints(r.autograded) if r.autograded is not None else {},
         } for r in results],
     }
 
 
+def graded_before(settings: CourseSettings, assignment: str, student: str,
+                  notebook_names: list[str]) -> dict[str, dict[str, str] | None]:
+    """What the last grading of a student's notebooks saw: notebook -> its answer fingerprints (None: unknown).
+
+    They come from the student's JSON result. For a result written without them (an earlier version of this
+    grader, or nbgrader's own autograde), from the autograded notebook still in place, unless that notebook is
+    newer than the result: a grading that stopped before its end wrote it, and it may never have been recorded.
+    """
+    recorded: dict[str, dict[str, str] | None] = {}
+    path = results_folder(settings, assignment) / f"{student}.json"
+    try:
+        for entry in json.loads(path.read_text(encoding="utf-8")).get("notebooks", []):
+            if isinstance(entry.get("answer_fingerprints"), dict):
+                recorded[entry["notebook"]] = entry["answer_fingerprints"]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass
+    result_time = path.stat().st_mtime_ns if path.is_file() else None
+    for name in notebook_names:
+        if name in recorded:
+            continue
+        autograded = settings.autograded(student, assignment) / f"{name}.ipynb"
+        try:
+            if result_time is not None and autograded.stat().st_mtime_ns > result_time:
+                raise ValueError("written by a grading that did not finish")
+            recorded[name] = answer_fingerprints(nbformat.read(autograded, as_version=4))
+        except Exception:
+            recorded[name] = None
+    return recorded
+
+
 def store(settings: CourseSettings, assignment: str, student: str, results: list[SubmissionResult],
           submitted_folder: Path) -> None:
-    """Write a student's autograded notebooks, then their gradebook rows (one transaction), then their JSON."""
+    """Write a student's autograded notebooks, then their gradebook rows (one transaction), then their JSON.
+
+    The JSON is written last, so the answers it records as graded are never newer than the gradebook's rows.
+    """
+    previous = graded_before(settings, assignment, student, [result.notebook for result in results])
     destination = settings.autograded(student, assignment)
     for result in results:
         if result.autograded is not None:
@@ -279,7 +393,7 @@ def store(settings: CourseSettings, assignment: str, student: str, results: list
         except Exception:
             timestamp = None
     with settings.gradebook() as gradebook:
-        lateness = record(gradebook, results, timestamp, settings.late_plugin)
+        lateness = record(gradebook, results, timestamp, settings.late_plugin, previous)
     folder = results_folder(settings, assignment)
     folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / f".{student}.json.tmp"
@@ -302,12 +416,14 @@ def check_sandbox() -> None:
 
 def grade(course: Path, assignment: str, submissions: Path | None = None, csv_path: Path | None = None,
           quiet: bool = False, jobs: int | None = None, limits: Limits | None = None, progress: bool = True,
-          feedback: bool = True) -> tuple[list[GradeRow], Intake, Path]:
+          feedback: bool = True, students: list[str] | None = None) -> tuple[list[GradeRow], Intake, Path]:
     """Grade every submission in sandboxes, write feedback and a CSV of grades; return the rows, intake and CSV.
 
     submissions: folder laid out as <student>/<assignment>/<notebook>.ipynb (default: the course's submitted/);
         it is only read, so no submission file is changed.
     jobs: notebooks graded at once (default: one per core)
+    students: grade only these (each must have a folder in ``submissions``); everyone else's gradebook rows,
+        JSON result and feedback stay as they are, and the CSV lists them as the gradebook has them
     """
     course = Path(course).resolve()
     settings = load_settings(course)
@@ -326,12 +442,22 @@ def grade(course: Path, assignment: str, submissions: Path | None = None, csv_pa
     intake = inspect_submissions(submissions, assignment, expected)
     if not intake.gradable and not intake.problems:
         raise GradingError(f"{submissions} holds no student folders.")
+    chosen = list(dict.fromkeys(students)) if students else None
+    if chosen is not None:
+        unknown = [s for s in chosen if s not in intake.gradable and s not in intake.problems]
+        if unknown:
+            raise GradingError(f"No submission folder for {', '.join(unknown)} in {submissions}, so nothing was "
+                               "graded: --student takes the name of a student's folder there.")
+        intake = Intake(gradable=[s for s in intake.gradable if s in chosen],
+                        problems={s: p for s, p in intake.problems.items() if s in chosen},
+                        missing={s: m for s, m in intake.missing.items() if s in chosen})
     check_sandbox()
     ensure_in_gradebook(course, assignment, quiet, settings)
+    recorded = recorded_sources(settings, assignment)
     limits = limits or Limits(cell_seconds=settings.cell_seconds)
     work = [parallel.Job(student, assignment, str(submissions / student / assignment / f"{name}.ipynb"),
                          str(course / "source" / assignment / f"{name}.ipynb"),
-                         str(released_folder / f"{name}.ipynb"), str(released_folder), limits)
+                         str(released_folder / f"{name}.ipynb"), str(released_folder), limits, recorded.get(name))
             for student in intake.gradable for name in expected if name not in intake.missing.get(student, [])]
     collected: dict[str, list[SubmissionResult]] = {student: [] for student in intake.gradable}
     for student in intake.gradable:  # a notebook not handed in scores zero, recorded like any other result
@@ -352,7 +478,13 @@ def grade(course: Path, assignment: str, submissions: Path | None = None, csv_pa
     workers = jobs or os.cpu_count() or 1
     meter = parallel.Progress(f"Grading {assignment}", len(work), enabled=progress)
     parallel.run(work, workers, on_result, meter)
-    return report(course, assignment, intake, csv_path, quiet, feedback=feedback, settings=settings, jobs=workers)
+    graded_now = list(intake.gradable)
+    if chosen is not None:  # the rest of the class, as the gradebook and their last results have it
+        rest = class_in_gradebook(settings, assignment, exclude=set(chosen))
+        intake.gradable.extend(rest.gradable)
+        intake.earlier.update(rest.earlier)
+    return report(course, assignment, intake, csv_path, quiet, feedback=feedback, settings=settings, jobs=workers,
+                  feedback_for=graded_now)
 
 
 def integrity_rows(settings: CourseSettings, assignment: str, students: list[str]) -> list[dict]:
@@ -375,7 +507,7 @@ def pass_rates(settings: CourseSettings, assignment: str, students: list[str]) -
     with settings.gradebook() as gradebook:
         record_ = gradebook.find_assignment(assignment)
         for notebook in record_.notebooks:
-            for cell in notebook.grade_cells:
+            for cell in graded_parts(settings, assignment, notebook):
                 scores = []
                 for student in students:
                     try:
@@ -401,14 +533,19 @@ def _write_rows(path: Path, rows: list[dict], columns: list[str]) -> None:
             writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
 
 
-def generate_feedback(course: Path, assignment: str, students: list[str], quiet: bool, jobs: int) -> list[str]:
-    """nbgrader generate_feedback for these students, split over ``jobs`` processes; return what failed."""
+def generate_feedback(course: Path, assignment: str, students: list[str], quiet: bool, jobs: int,
+                      others: list[str] = ()) -> list[str]:
+    """nbgrader generate_feedback for these students, split over ``jobs`` processes; return what failed.
+
+    others: students with an autograded notebook whose feedback is left as it is
+    """
     students = sorted(students)
     groups = [students[i::max(1, jobs)] for i in range(max(1, min(jobs, len(students))))]
     processes = []
     for group in groups:
+        excluded = sorted({s for s in students if s not in group} | set(others))
         command = [sys.executable, "-m", "nbgrader", "generate_feedback", assignment, "--force",
-                   f"--CourseDirectory.student_id_exclude={','.join(s for s in students if s not in group)}"]
+                   f"--CourseDirectory.student_id_exclude={','.join(excluded)}"]
         output = subprocess.PIPE if quiet else None
         processes.append(subprocess.Popen(command, cwd=course, stdout=output, stderr=output, text=True))
     failures = []
@@ -420,37 +557,48 @@ def generate_feedback(course: Path, assignment: str, students: list[str], quiet:
     return failures
 
 
+def class_in_gradebook(settings: CourseSettings, assignment: str, exclude: set[str] = frozenset()) -> Intake:
+    """Every student with a recorded submission of ``assignment`` (but those excluded), with the problems their
+    last grading found (from their JSON results), which stay in the status column."""
+    with settings.gradebook() as gradebook:
+        try:
+            students = [s.student.id for s in gradebook.assignment_submissions(assignment)]
+        except MissingEntry:
+            students = []
+    intake = Intake(gradable=[s for s in students if s not in exclude])
+    for student in intake.gradable:
+        path = results_folder(settings, assignment) / f"{student}.json"
+        if path.is_file():
+            for notebook in json.loads(path.read_text(encoding="utf-8")).get("notebooks", []):
+                for problem in notebook.get("problems", []):
+                    intake.earlier.setdefault(student, []).append(problem)
+    return intake
+
+
 def report(course: Path, assignment: str, intake: Intake | None = None, csv_path: Path | None = None,
            quiet: bool = False, feedback: bool = True, settings: CourseSettings | None = None,
-           jobs: int | None = None) -> tuple[list[GradeRow], Intake, Path]:
+           jobs: int | None = None, feedback_for: list[str] | None = None) -> tuple[list[GradeRow], Intake, Path]:
     """Write feedback and the grade files from the gradebook as it is now (e.g. after manual grading).
 
     intake: what grading found; by default, every student with a graded submission of ``assignment``
+    feedback_for: the students whose feedback is written (default: every graded student in the intake)
     Files: grades/<assignment>.csv (one row per student), grades/<assignment>/pass_rates.csv,
     grades/<assignment>/integrity.csv and grades/<assignment>/<student>.json (written when graded).
     """
     course = Path(course).resolve()
     settings = settings or load_settings(course)
     if intake is None:
-        with settings.gradebook() as gradebook:
-            try:
-                students = [s.student.id for s in gradebook.assignment_submissions(assignment)]
-            except MissingEntry:
-                students = []
-        if not students:
+        intake = class_in_gradebook(settings, assignment)
+        if not intake.gradable:
             raise GradingError(f"{assignment} has not been graded yet: run `autograder grade {assignment}` first.")
-        intake = Intake(gradable=students)
-        for student in students:  # the problems grading found stay in the status column
-            path = results_folder(settings, assignment) / f"{student}.json"
-            if path.is_file():
-                for notebook in json.loads(path.read_text(encoding="utf-8")).get("notebooks", []):
-                    for problem in notebook.get("problems", []):
-                        intake.earlier.setdefault(student, []).append(problem)
-    with_notebooks = [s for s in intake.gradable if settings.autograded(s, assignment).is_dir()
+    with_notebooks = [s for s in (intake.gradable if feedback_for is None else feedback_for)
+                      if settings.autograded(s, assignment).is_dir()
                       and any(settings.autograded(s, assignment).glob("*.ipynb"))]
     if feedback and with_notebooks:
+        autograded = settings.root / settings.autograded_directory
+        others = [p.name for p in autograded.iterdir() if p.name not in with_notebooks and (p / assignment).is_dir()]
         intake.failures.extend(generate_feedback(course, assignment, with_notebooks, quiet,
-                                                 jobs or os.cpu_count() or 1))
+                                                 jobs or os.cpu_count() or 1, others))
     part_names, rows = collect_grades(settings, assignment, intake)
     csv_path = Path(csv_path or settings.root / "grades" / f"{assignment}.csv").resolve()
     write_csv(csv_path, assignment, part_names, rows)

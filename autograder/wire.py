@@ -127,20 +127,21 @@ def encode(value, export, buffers: list, depth: int = 0):
     if kind is range:
         return ["RG", encode(value.start, export, buffers), encode(value.stop, export, buffers),
                 encode(value.step, export, buffers)]
-    if isinstance(value, np.ndarray) and _NUMERIC_DTYPE.match(value.dtype.str) and value.ndim <= MAX_DIMENSIONS:
+    # Kinds are judged by type(), never isinstance(): an object can claim any class through __class__.
+    if issubclass(kind, np.ndarray) and _NUMERIC_DTYPE.match(value.dtype.str) and value.ndim <= MAX_DIMENSIONS:
         array = value if value.flags.c_contiguous else value.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
         buffers.append(array.tobytes())
         return ["A", array.dtype.str, list(array.shape), len(buffers) - 1]
-    if isinstance(value, np.generic) and _NUMERIC_DTYPE.match(value.dtype.str):
+    if issubclass(kind, np.generic) and _NUMERIC_DTYPE.match(value.dtype.str):
         buffers.append(value.tobytes())
         return ["S", value.dtype.str, len(buffers) - 1]
-    if isinstance(value, tuple) and kind is not tuple and _named_tuple_fields(value):
+    if issubclass(kind, tuple) and kind is not tuple and _named_tuple_fields(value):
         return ["NT", type(value).__name__, str(getattr(type(value), "__module__", "__main__"))[:80],
                 _named_tuple_fields(value), [encode(item, export, buffers, depth + 1) for item in tuple(value)]]
-    if isinstance(value, (list, tuple)):  # other subclasses travel as plain sequences
-        tag = "T" if isinstance(value, tuple) else "L"
+    if issubclass(kind, (list, tuple)):  # other subclasses travel as plain sequences
+        tag = "T" if issubclass(kind, tuple) else "L"
         return [tag, [encode(item, export, buffers, depth + 1) for item in list(value)]]
-    if isinstance(value, dict):
+    if issubclass(kind, dict):
         return ["D", [[encode(k, export, buffers, depth + 1), encode(v, export, buffers, depth + 1)]
                       for k, v in list(dict.items(value))]]
     return _ref_tree(export(value))
@@ -457,7 +458,7 @@ class Channel:
         else:
             try:
                 self.send({"kind": "reply", "to": ident, "ok": True}, result)
-            except WireError as error:  # too large to send, say: the caller gets the reason instead
+            except Exception as error:  # too large to send, or a value that broke while being read: say why
                 self.send({"kind": "reply", "to": ident, "ok": False}, describe_error(error))
 
     def serve(self) -> None:

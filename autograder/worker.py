@@ -760,8 +760,13 @@ class Worker:
                 reply["value"] = self._run_student(lambda: operation(target, *args, **kwargs),
                                                    float(body.get("seconds", 60)))
         except StopIteration as stop:
-            reply["stop"] = True
-            reply["value"] = stop.value
+            if body.get("op") != "next":
+                raised = wire.describe_error(stop)
+                raised["traceback"] = _student_traceback(stop)
+                reply["raised"] = raised
+            else:
+                reply["stop"] = True
+                reply["value"] = stop.value
         except BaseException as error:
             if isinstance(error, MemoryError):
                 self.watcher.report("exhausted memory", "a function ran out of memory")
