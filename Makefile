@@ -37,7 +37,8 @@ TEST_WORKERS ?= 2
 test: setup system
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-# Maintainers: regenerate assignments/ from source/ after editing an instructor notebook.
+# Maintainers: regenerate assignments/ from source/ after editing an instructor notebook. Each solution and
+# each untouched student version is graded first; when one grades wrong, nothing is released (exit 2).
 release: setup
 	$(BIN)/autograder release
 

@@ -22,7 +22,8 @@ students:
 """
 EPILOG = """\
 typical instructor flow (run inside the course folder):
-  autograder release                          regenerate assignments/ from source/
+  autograder release                          regenerate assignments/ from source/, once the solutions
+                                              grade full marks and the untouched versions zero
   autograder grade ps1_gradient_descent --submissions path/to/submitted
                                               autograde, write feedback, export grades/<assignment>.csv
   autograder report ps1_gradient_descent      after manual grading in Formgrader: feedback and CSV again
@@ -38,9 +39,34 @@ def _course(args) -> Path:
 
 
 def cmd_release(args) -> int:
+    """Release after checking that each assignment grades right; exit 2, releasing nothing, when one does not."""
+    from . import release_check
+
     course = _course(args)
-    written = grading.release(course, args.assignments or None, quiet=args.quiet)
-    for path in written:
+    if args.skip_check:
+        written = grading.release(course, args.assignments or None, quiet=args.quiet)
+        for path in written:
+            print(f"released {path.relative_to(course)}")
+        names = sorted({path.parent.name for path in written})
+        print(f"autograder: warning: {', '.join(names) or 'nothing'} released UNCHECKED (--skip-check): nobody "
+              "graded the solution or the untouched student version, so a wrong solution or a test that cannot "
+              "fail goes to students unnoticed", file=sys.stderr)
+        return 0
+    outcome = release_check.release_checked(course, args.assignments or None, quiet=args.quiet, jobs=args.jobs,
+                                            progress=not args.quiet)
+    for check in outcome.checks:
+        print(check.summary())
+    for note in (note for check in outcome.checks for note in check.notes()):
+        print(f"note: {note}", file=sys.stderr)
+    if not outcome.passed:
+        print(f"autograder: nothing was released (assignments/ is unchanged): the check failed for "
+              f"{', '.join(check.name for check in outcome.checks if check.problems())}:", file=sys.stderr)
+        for problem in (problem for check in outcome.checks for problem in check.problems()):
+            print(f"  {problem}", file=sys.stderr)
+        print("Fix the instructor notebook in source/ (or, when the grader itself failed, the grader) and release "
+              "again; `--skip-check` releases without the check.", file=sys.stderr)
+        return 2
+    for path in outcome.written:
         print(f"released {path.relative_to(course)}")
     return 0
 
@@ -54,7 +80,7 @@ def cmd_grade(args) -> int:
                                 notebook_seconds=args.notebook_timeout or grading.Limits.notebook_seconds)
     results = grading.grade(course, args.assignment, args.submissions and Path(args.submissions),
                             args.csv and Path(args.csv), quiet=args.quiet, jobs=args.jobs, limits=limits,
-                            progress=not args.quiet, feedback=not args.no_feedback)
+                            progress=not args.quiet, feedback=not args.no_feedback, students=args.student)
     return _print_results(course, args.assignment, *results)
 
 
@@ -114,10 +140,19 @@ def cmd_clean(args) -> int:
 
 
 def add_instructor_commands(commands) -> None:
-    release = commands.add_parser("release", help="regenerate the student versions in assignments/ from source/",
-                                  description="Run nbgrader generate_assignment for each assignment in source/ "
-                                              "(or the ones named) and clean the student notebooks.")
+    release = commands.add_parser(
+        "release", help="check, then regenerate the student versions in assignments/ from source/",
+        description="Run nbgrader generate_assignment for each assignment in source/ (or the ones named) into a "
+                    "scratch folder and clean the student notebooks. Then grade each notebook twice in the sandbox, "
+                    "as `grade` would: the instructor's solution, written into the student version, must earn every "
+                    "automatic point, and the untouched student version none (written answers are not automatic "
+                    "points). Only when both hold for every notebook are the student versions copied into "
+                    "assignments/; otherwise nothing is released, each offending cell is named with the reason, "
+                    "and the exit status is 2.")
     release.add_argument("assignments", nargs="*", help="assignment names (default: all in source/)")
+    release.add_argument("--skip-check", action="store_true",
+                         help="release without grading the solution and the untouched version (a warning says so)")
+    release.add_argument("--jobs", type=int, help="notebooks graded at once by the check (default: one per core)")
     release.set_defaults(handler=cmd_release)
 
     grade = commands.add_parser(
@@ -125,9 +160,11 @@ def add_instructor_commands(commands) -> None:
         description="Run every submission's code in a sandbox (bubblewrap), score it with the hidden tests in "
                     "the grader's own process, record the scores in nbgrader's gradebook, generate feedback "
                     "without hidden tests, and export one CSV row per student, a JSON result per submission, "
-                    "pass rates per part and an integrity report. Submissions are only read. Exit status 1 "
+                    "pass rates per part and an integrity report. Submissions are only read. A score given by "
+                    "hand in Formgrader is kept, and marked for review again if the answer it was given for "
+                    "changed. Exit status 1 "
                     "when any submission had a problem (it is named and scored 0 for what did not run); 2 when "
-                    "nothing could be graded (no sandbox, unknown assignment).")
+                    "nothing could be graded (no sandbox, unknown assignment or student).")
     grade.add_argument("assignment", help="assignment name, e.g. ps1_gradient_descent")
     grade.add_argument("--submissions", help="folder laid out as <student>/<assignment>/*.ipynb "
                                              "(default: submitted/ in the course)")
@@ -136,6 +173,9 @@ def add_instructor_commands(commands) -> None:
     grade.add_argument("--cell-timeout", type=float, help="seconds per cell (default: Execute.timeout of the config)")
     grade.add_argument("--notebook-timeout", type=float, help="seconds per notebook (default 600)")
     grade.add_argument("--no-feedback", action="store_true", help="grade only; write feedback later with `report`")
+    grade.add_argument("--student", action="append", metavar="ID",
+                       help="grade only this student (repeat for several); the others' gradebook rows, results "
+                            "and feedback stay as they are, and the CSV still lists the whole class")
     grade.set_defaults(handler=cmd_grade)
 
     report = commands.add_parser(

@@ -8,6 +8,8 @@ same rows.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -17,7 +19,12 @@ import nbformat
 from nbgrader import api
 from nbgrader.api import Gradebook, MissingEntry
 
+from .cells import is_answer, is_locked, is_test, nbgrader_meta
 from .runner import SubmissionResult
+
+# A test the grader could not carry out (a limit of the grader's, not the student's fault): scored 0 until a
+# person looks at it.
+GRADER_LIMIT = "grader limit"
 
 
 @dataclass(frozen=True)
@@ -115,19 +122,59 @@ def final_score(submission) -> float:
     return (submission.score or 0.0) - (submission.late_submission_penalty or 0.0)
 
 
+def answer_fingerprints(notebook: dict) -> dict[str, str]:
+    """What the student wrote for each graded part of a graded notebook: one fingerprint per grade id.
+
+    notebook: an autograded notebook (the submission put back in the assignment's shape)
+    An answer cell counts its own source; a task cell, every cell the student could write in (its answer may be
+    anywhere in the notebook); an automatic test, all of the student's code, which is what its score depends on.
+    """
+    cells = notebook.get("cells", []) if notebook else []
+
+    def source(cell) -> str:
+        text = cell.get("source", "")
+        return ("".join(text) if isinstance(text, list) else str(text)).strip()
+
+    def digest(parts: list) -> str:
+        return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
+
+    written = [[cell.get("cell_type"), source(cell)] for cell in cells
+               if is_answer(nbgrader_meta(cell)) or not is_locked(nbgrader_meta(cell))]
+    code = [pair for pair in written if pair[0] == "code"]
+    fingerprints = {}
+    for cell in cells:
+        meta = nbgrader_meta(cell)
+        grade_id = meta.get("grade_id")
+        if not grade_id:
+            continue
+        if meta.get("task"):
+            fingerprints[grade_id] = digest(written)
+        elif is_answer(meta) and meta.get("grade"):
+            fingerprints[grade_id] = digest([[cell.get("cell_type"), source(cell)]])
+        elif is_test(meta):
+            fingerprints[grade_id] = digest(code)
+    return fingerprints
+
+
 def record(gradebook: Gradebook, results: list[SubmissionResult], timestamp=None,
-           late_plugin=None) -> dict | None:
+           late_plugin=None, previous: dict[str, dict[str, str] | None] | None = None) -> dict | None:
     """Write one student's results for one assignment (one result per notebook) in a single transaction.
 
     Every automatic score is set from this run, zero where a test did not run, so nothing stale survives.
-    A part a grader scored by hand keeps its manual score and is marked for review, as nbgrader does.
+    A part waiting for a person (a written answer, a task cell, a test the grader could not carry out) is
+    marked for manual grading. A part a person scored by hand (``manual_score``, as Formgrader stores it) keeps
+    that score and its comment: while what the student wrote for it is unchanged it also keeps its review flag
+    as the person left it; when it changed, it is marked for review again.
     timestamp: when the work was submitted (naive UTC); with the assignment's due date it says how late it is
     late_plugin: nbgrader's LateSubmissionPlugin; a late notebook gets its penalty, capped at its score
+    previous: per notebook, the :func:`answer_fingerprints` of the submission graded last time (None where
+        unknown: a part scored by hand is then marked for review)
     Returns the submission's lateness: seconds_late and late_penalty (points off the score).
     """
     if not results:
         return None
     assignment, student = results[0].assignment, results[0].student
+    previous = previous or {}
     try:
         submission = _submission(gradebook, assignment, student)
         submission.timestamp = timestamp
@@ -135,15 +182,29 @@ def record(gradebook: Gradebook, results: list[SubmissionResult], timestamp=None
         for notebook in submission.notebooks:
             result = by_notebook.get(notebook.name)
             tests = {test.grade_id: test for test in result.tests} if result else {}
+            now = answer_fingerprints(result.autograded) if result is not None and result.autograded else {}
+            before = previous.get(notebook.name) or {}
+            tasks = {cell.name for cell in notebook.notebook.task_cells}
             for grade in notebook.grades:
                 test = tests.get(grade.name)
-                if test is None or test.status == "not run":
+                if test is None and grade.name in tasks and now:
+                    grade.auto_score = None  # a task's answer is in the notebook, which was read: a person grades it
+                elif test is None or test.status == "not run":
                     grade.auto_score = 0.0
                 elif test.status == "needs manual grading":
                     grade.auto_score = None
+                elif test.status == GRADER_LIMIT:
+                    grade.auto_score = 0.0
                 else:
                     grade.auto_score = test.score
-                grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+                if grade.manual_score is not None:
+                    fingerprint = now.get(grade.name)
+                    if fingerprint is None or fingerprint != before.get(grade.name):
+                        grade.needs_manual_grade = True  # graded by hand, then changed: a second look
+                    # unchanged: the person's score and flag stand
+                else:
+                    grade.needs_manual_grade = grade.auto_score is None or \
+                        (test is not None and test.status == GRADER_LIMIT)
             for comment in notebook.comments:
                 test = tests.get(comment.name)
                 comment.auto_comment = "No response." if test is not None and test.status == "no response" else None

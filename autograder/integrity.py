@@ -1,7 +1,7 @@
 """Suspicious acts in a submission, named for the instructor.
 
 Findings come from two places: reading the student's code before it runs (:func:`scan`), and what the grader
-and the sandboxed process observed while it ran (see :mod:`autograder.runner` and :mod:`autograder.worker`).
+and the sandboxed process observed while it ran (see :mod:`autograder.runner` and :mod:`autograder.sandbox.worker`).
 They never change a score by themselves: scores come only from the tests. They tell an instructor which
 submissions to look at, and why.
 """

@@ -351,7 +351,10 @@ def lms_table(course: Path, assignments: list[str] | None = None) -> tuple[list[
     Columns: student_id, then <assignment> (score after any late penalty, empty without a submission) and
     <assignment>_max for each assignment (default: every assignment in the gradebook, by due date then name),
     then total (a missing submission counts 0), total_max (every assignment's maximum), pending_manual
-    (assignments whose submission still waits for manual grading, separated by spaces).
+    (assignments whose submission still waits for a person, separated by spaces).
+    Scores and maxima are nbgrader's, task cells included. A submission waits for a person while any part is
+    marked for manual grading: a written answer or task cell not scored yet, an answer changed since it was
+    scored by hand, or a test the grader could not carry out; a part scored by hand and unchanged since does not.
     """
     settings = load_settings(course)
     database = settings.db_url.split("sqlite:///", 1)[1] if settings.db_url.startswith("sqlite:///") else None
@@ -441,7 +444,7 @@ def add_commands(commands) -> None:
         description="One row per student in the gradebook, sorted by id: student_id, <assignment> and "
                     "<assignment>_max for each assignment (the score after any late penalty, empty without a "
                     "submission), total, "
-                    "total_max, and pending_manual (assignments still waiting for manual grading).")
+                    "total_max, and pending_manual (assignments still waiting for manual grading or review).")
     export.add_argument("--output", help="CSV file to write (default: grades/lms.csv in the course)")
     export.add_argument("--assignments", nargs="+", metavar="A",
                         help="only these assignments, in this order (default: all in the gradebook)")

@@ -52,7 +52,10 @@ def failed_result(job: Job, reason: str) -> SubmissionResult:
     result = SubmissionResult(job.student, job.assignment, os.path.splitext(os.path.basename(job.source))[0])
     for cell in nbformat.read(job.source, as_version=4).cells:
         meta = nbgrader_meta(cell)
-        if is_test(meta) or is_graded_part(meta):
+        if meta.get("task"):  # a task waits for a person whatever happened to the code
+            result.tests.append(TestResult(meta["grade_id"], float(meta.get("points", 0) or 0), None,
+                                           "needs manual grading", f"Not graded automatically: {reason}.", reason))
+        elif is_test(meta) or is_graded_part(meta):
             result.tests.append(TestResult(meta["grade_id"], float(meta.get("points", 0) or 0), 0.0, "not run",
                                            f"Not graded: {reason}.", reason))
     result.problems.append(reason)

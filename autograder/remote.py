@@ -5,7 +5,7 @@ stand-ins that behave like it: calls, attributes, operators, ``len``, iteration,
 ``isinstance``/``issubclass`` with the student's classes, ``except`` with their exception classes, and
 ``inspect.getsource``/``inspect.signature`` of their functions. Each of these is one request to the student's
 process (:meth:`Remote.op`), the only place student code runs; plain data (numbers, text, arrays, sets, named
-tuples...) arrives as a copy (:mod:`autograder.wire`). One kernel's shared state travels with every request in
+tuples...) arrives as a copy (:mod:`autograder.sandbox.wire`). One kernel's shared state travels with every request in
 both directions: the names the test shares with the student's namespace (:class:`SharedNames`), the global
 random generators of ``random`` and NumPy, and what the student's code prints.
 
@@ -29,7 +29,7 @@ import types
 
 import numpy as np
 
-from . import wire
+from .sandbox import wire
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,79}$")
 MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,8}$")
@@ -252,6 +252,14 @@ SPECIAL_FORWARDERS = {
 }
 
 
+# The course's own packages (an editable install keeps them in the course folder, beside no student file).
+COURSE_PACKAGES = [os.path.dirname(os.path.abspath(__file__))]
+try:
+    COURSE_PACKAGES += list(importlib.util.find_spec("nnfs").submodule_search_locations or [])
+except (ImportError, AttributeError, ValueError):
+    pass
+
+
 def trusted_module(name: str):
     """The grader's own import of a module the student imported, when it is an installed one (never a file of the
     submission's); None otherwise."""
@@ -265,8 +273,7 @@ def trusted_module(name: str):
         return None
     if spec is None:
         return None
-    roots = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                                          os.path.dirname(os.path.dirname(wire.__file__))})
+    roots = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, *COURSE_PACKAGES})
     places = [spec.origin] if spec.origin not in (None, "built-in", "frozen") else []
     places += list(spec.submodule_search_locations or [])
     if any(not os.path.realpath(place).startswith(roots) for place in places):
@@ -311,7 +318,7 @@ def _signature(params) -> inspect.Signature | None:
 class Remote:
     """The student's process as the test cells see it: stand-ins, and the shared state of one kernel.
 
-    channel: the grader's end of the channel to the student's process (:class:`autograder.wire.Channel`)
+    channel: the grader's end of the channel to the student's process (:class:`autograder.sandbox.wire.Channel`)
     request(verb, body): sends a request and returns the reply (raising when the process is lost)
     """
 

@@ -5,7 +5,7 @@ first normalised against the instructor's notebook (:mod:`autograder.cells`); te
 nbgrader's autograder restores them, from what ``generate_assignment`` recorded in the gradebook (AUTOTEST lines
 expanded, hidden tests kept). Then:
 
-* a fresh sandbox runs :mod:`autograder.worker`, which executes the student's cells one at a time with
+* a fresh sandbox runs :mod:`autograder.sandbox.worker`, which executes the student's cells one at a time with
   IPython and keeps their outputs for feedback; test cells are never sent to it;
 * at each test cell, this process runs the instructor's test code (visible and hidden) itself, in the folder
   holding the assignment's files and what the student's code wrote, with ``NBGRADER_EXECUTION=autograde``. The
@@ -43,7 +43,8 @@ from pathlib import Path
 import nbformat
 
 from . import cells as cellmod
-from . import integrity, remote, sandbox, wire
+from . import integrity, remote, sandbox
+from .sandbox import wire
 from .feedback import BEGIN_HIDDEN, END_HIDDEN, STUDENT_RAISED, VISIBLE_FAILURE, remove_hidden_region, safe_error_summary
 from .notebooks import NotebookError, read_notebook
 
@@ -107,7 +108,7 @@ class Session:
         self.limits = limits
         ours, theirs = socket.socketpair()
         self.sandbox = sandbox.Session(
-            [sys.executable, "-I", "-m", "autograder.worker"], workdir,
+            [sys.executable, "-I", "-m", "autograder.sandbox.worker"], workdir,
             sandbox.Limits(wall_seconds=limits.notebook_seconds, memory_bytes=limits.memory_bytes,
                            processes=limits.processes, output_bytes=limits.output_bytes),
             env={"AUTOGRADER_CHANNEL_FD": str(theirs.fileno()), "NBGRADER_EXECUTION": "autograde",

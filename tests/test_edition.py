@@ -105,7 +105,7 @@ def test_edition_holds_the_student_files_and_nothing_else(built):
 
 def test_edition_package_has_no_instructor_module(built):
     package = built[0] / "autograder"
-    assert {"grading.py", "runner.py", "sandbox.py", "feedback.py", "edition.py"} <= set(INSTRUCTOR_MODULES)
+    assert {"grading.py", "runner.py", "remote.py", "feedback.py", "edition.py"} <= set(INSTRUCTOR_MODULES)
     assert sorted(p.name for p in package.iterdir()) == sorted(ed.STUDENT_MODULES)
     for module in package.glob("*.py"):
         # Imports at the top level run on every use; cli.py's instructor imports sit under `if INSTRUCTOR:`.

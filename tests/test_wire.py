@@ -9,7 +9,7 @@ import struct
 import numpy as np
 import pytest
 
-from autograder import wire
+from autograder.sandbox import wire
 
 
 def local_ref(obj) -> wire.Ref:

@@ -1,9 +1,9 @@
 """The student side of grading: runs inside the sandbox and answers the grader over one socket.
 
-Started by :mod:`autograder.runner` as ``python -I -m autograder.worker`` in a fresh sandbox for each
+Started by :mod:`autograder.runner` as ``python -I -m autograder.sandbox.worker`` in a fresh sandbox for each
 submission. It executes the cells it is sent, one at a time, with IPython (the engine of the Jupyter kernel),
 records their outputs for feedback, and calls the student's functions when the grader asks, sending back only
-plain data (:mod:`autograder.wire`). It never sees a test: hidden tests stay in the grader's process.
+plain data (:mod:`autograder.sandbox.wire`). It never sees a test: hidden tests stay in the grader's process.
 
 What it reports about the student's code (patched NumPy or builtins, IPython hooks, processes, signals, files
 outside its folder) is sent as it happens; it is evidence for the instructor, never a source of points.
@@ -102,7 +102,8 @@ def _package_folders() -> list[str]:
     except (ImportError, ValueError):
         spec = None
     locations = (spec.submodule_search_locations if spec else None) or []
-    return [os.path.dirname(os.path.realpath(wire.__file__)), *map(os.path.realpath, locations)]
+    autograder = os.path.dirname(os.path.dirname(os.path.realpath(wire.__file__)))
+    return [autograder, *map(os.path.realpath, locations)]
 
 
 class Watcher:
@@ -119,7 +120,7 @@ class Watcher:
     """
 
     def __init__(self, channel: wire.Channel, shell):
-        from .integrity import course_path
+        from ..integrity import course_path
         self.channel, self.shell = channel, shell
         self.course_path = course_path
         self.sent: set = set()
@@ -224,7 +225,7 @@ class Watcher:
 
         The methods' compiled code is read, never run; a class made at run time (type(), exec) is found too.
         """
-        from . import integrity
+        from .. import integrity
         for name, value in list(self.shell.user_ns.items())[:2000]:
             if not isinstance(name, str) or name.startswith("_"):
                 continue
