@@ -207,9 +207,8 @@ def _error_output(ename: str, evalue: str, lines: list[str]) -> dict:
 
 
 def _trusted_traceback(error: BaseException, filename: str) -> list[str]:
-    """Frames of the test code and the checks only (the grader's own frames say nothing to an instructor)."""
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
-              if frame.filename == filename or "autograder/checks" in frame.filename]
+    """Frames of the test code only: the grader's and the checks' own frames say nothing to a student."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == filename]
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
     return [line.rstrip("\n") for line in lines]
 

@@ -16,7 +16,7 @@ def test_assert_close_names_the_worst_index_and_both_values():
     with pytest.raises(CheckFailure) as failure:
         assert_close([1.0, 2.5, 3.0], [1.0, 2.0, 3.0], name="path")
     message = str(failure.value)
-    assert message.splitlines()[0] == "path: 1 of 3 values are not close to the correct result."
+    assert message.splitlines()[0] == "path: 1 of 3 values are not close to the correct result (entry 1)."
     assert "index (1,)" in message and "Returned at index (1,): 2.5" in message
     assert "Expected at index (1,): 2" in message
 
