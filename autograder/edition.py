@@ -34,8 +34,9 @@ from .feedback import BEGIN_HIDDEN, END_HIDDEN
 # sandbox, the gradebook, feedback, LMS files, this module). cli.py offers instructor commands only where
 # autograder.grading is installed, so in the edition `autograder` has just `validate`.
 # exchange.py: its PrivateSubmit keeps a submission private on a shared course server (student/nbgrader_config.py).
+# selfcheck_answers.py: the answers the lessons' self-check cells are compared with (students may read it).
 STUDENT_MODULES = ("__init__.py", "__main__.py", "checks.py", "cli.py", "environment.py", "exchange.py",
-                   "notebooks.py", "selfcheck.py", "validate.py")
+                   "notebooks.py", "selfcheck.py", "selfcheck_answers.py", "validate.py")
 COPIED_FOLDERS = ("lessons", "assignments", "nnfs")
 SKIPPED = (".ipynb_checkpoints", "__pycache__", "*.pyc", ".DS_Store")
 TEMPLATES = "student"  # README.md, Makefile, pyproject.toml, nbgrader_config.py and public-lines.txt
