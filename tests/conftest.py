@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mutations import CATALOGUE, Mutant
+from mutations import CATALOGUE, VARIANTS, Mutant, Variant
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "ps1_gradient_descent"
@@ -46,7 +46,7 @@ def notebook_path(folder: Path, assignment: str) -> Path:
     return folder / assignment / f"{assignment}.ipynb"
 
 
-def mutate(notebook: nbformat.NotebookNode, mutant: Mutant) -> nbformat.NotebookNode:
+def mutate(notebook: nbformat.NotebookNode, mutant: Mutant | Variant) -> nbformat.NotebookNode:
     """Apply a mutant's edits to the solution cell it names (fails loudly if the solution changed)."""
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == mutant.cell:
@@ -75,9 +75,10 @@ class GradedClass:
     released: Path
 
 
-def write_class(inbox: Path, assignment: str, source: Path, released: Path, mutants: list[Mutant]) -> dict[str, Path]:
-    """In nbgrader's layout under ``inbox``: the solution, the untouched student version, each mutant (named after
-    it) and a truncated notebook file, broken_json. Returns each student's notebook path."""
+def write_class(inbox: Path, assignment: str, source: Path, released: Path,
+                mutants: list[Mutant | Variant]) -> dict[str, Path]:
+    """In nbgrader's layout under ``inbox``: the solution, the untouched student version, each mutant or variant
+    (named after it) and a truncated notebook file, broken_json. Returns each student's notebook path."""
     submissions = {"solution": nbformat.read(source, as_version=4),
                    "untouched": nbformat.read(released, as_version=4),
                    **{mutant.name: mutate(nbformat.read(source, as_version=4), mutant) for mutant in mutants},
@@ -94,14 +95,16 @@ def write_class(inbox: Path, assignment: str, source: Path, released: Path, muta
 
 
 def grade_class(workspace: Path, assignment: str) -> GradedClass:
-    """Submit the solution, the untouched student version, every catalogued mutant and a broken file; grade them.
+    """Submit the solution, the untouched student version, every catalogued mutant and variant and a broken file;
+    grade them.
 
     Feedback is written only for the assignments in FEEDBACK_CHECKED.
     """
     course = copy_course(workspace / "course")
     submissions = workspace / "inbox"
     source, released = notebook_path(course / "source", assignment), notebook_path(course / "assignments", assignment)
-    broken = write_class(submissions, assignment, source, released, CATALOGUE.get(assignment, []))["broken_json"]
+    broken = write_class(submissions, assignment, source, released,
+                         CATALOGUE.get(assignment, []) + VARIANTS.get(assignment, []))["broken_json"]
     before = fingerprint(submissions)
     feedback = [] if assignment in FEEDBACK_CHECKED else ["--no-feedback"]
     result = run_autograder("--quiet", "grade", assignment, "--submissions", str(submissions), *feedback, cwd=course)

@@ -1,5 +1,6 @@
 """Every assignment, graded by real nbgrader: full marks for the solution, zero for the untouched student
-version, and every catalogued wrong implementation (tests/mutations.py) loses the points it should."""
+version, every catalogued wrong implementation (tests/mutations.py) loses the points it should and only those its
+parts depend on, and every correct variant in another convention earns full marks."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import nbformat
 import pytest
 
 from conftest import ROOT, mutate, notebook_path, run_autograder
-from mutations import CATALOGUE
+from mutations import CATALOGUE, VARIANTS
 
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir())
 MUTANTS = [(assignment, mutant) for assignment in sorted(CATALOGUE) for mutant in CATALOGUE[assignment]]
+CORRECT_VARIANTS = [(assignment, variant) for assignment in sorted(VARIANTS) for variant in VARIANTS[assignment]]
 
 
 def automatic_parts(row: dict) -> dict[str, str]:
@@ -36,7 +38,14 @@ def test_every_assignment_has_a_mutation_catalogue():
         for cell in sorted(graded_functions):
             count = sum(m.cell == cell for m in mutants)
             assert count >= 3, f"{assignment}: {cell} has {count} mutants in tests/mutations.py; it needs 3"
-        assert len({m.name for m in mutants}) == len(mutants), f"{assignment}: mutant names repeat"
+        names = [m.name for m in mutants] + [v.name for v in VARIANTS.get(assignment, [])]
+        assert len(set(names)) == len(names), f"{assignment}: mutant or variant names repeat"
+        test_cells = {c.metadata.nbgrader["grade_id"] for c in notebook.cells
+                      if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}
+        for mutant in mutants:
+            named = set(mutant.fails) | set(mutant.keeps)
+            assert named <= test_cells, f"{assignment}: {mutant.name} names unknown test cells {named - test_cells}"
+            assert not set(mutant.fails) & set(mutant.keeps), f"{assignment}: {mutant.name} both fails and keeps a cell"
 
 
 VISIBLE_PASSES = [(a, m) for a, m in MUTANTS if m.visible_passes]
@@ -99,6 +108,18 @@ def test_wrong_implementation_loses_the_points_of_its_part(graded_class, assignm
     row = graded.rows[mutant.name]
     for test_cell in mutant.fails:
         assert float(row[test_cell]) == 0, f"{mutant.name} earned the points of {test_cell}"
+    for test_cell in mutant.keeps:  # a part is judged on its own, not through the broken function beside it
+        assert float(row[test_cell]) == float(graded.rows["solution"][test_cell]), \
+            f"{mutant.name} lost points of {test_cell}, whose function it does not touch"
     assert float(row["score"]) < float(graded.rows["solution"]["score"])
+
+
+@pytest.mark.parametrize("assignment, variant", CORRECT_VARIANTS, ids=[f"{a}-{v.name}" for a, v in CORRECT_VARIANTS])
+def test_correct_variant_earns_full_marks(graded_class, assignment, variant):
+    """An implementation in another convention the assignment's text accepts earns every automatic point."""
+    graded = graded_class(assignment)
+    row, solution = graded.rows[variant.name], graded.rows["solution"]
+    assert automatic_parts(row) == automatic_parts(solution), row
+    assert row["score"] == solution["score"]
 
 

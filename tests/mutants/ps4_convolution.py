@@ -2,39 +2,45 @@
 
 from mutations import Mutant
 
+# Each part is judged against the test's reference, never through the student's other functions: a broken
+# conv_output_size or conv2d_loop leaves the vectorised convolution, its backward pass and the edges their points
+# (the solution's conv2d_fast uses neither), and a conv2d_fast with a wrong result leaves conv_backward its points.
+BESIDE_SIZE_AND_LOOP = ("test_conv2d_fast", "test_conv_backward", "test_max_pool", "test_edges")
+
 MUTANTS = [
     Mutant("size_one_sided_padding", "conv_output_size",
            (("(n + 2 * padding - kernel_size) // stride + 1", "(n + padding - kernel_size) // stride + 1"),),
-           ("test_conv_output_size",)),
+           ("test_conv_output_size",), keeps=BESIDE_SIZE_AND_LOOP),
     Mutant("size_without_plus_one", "conv_output_size",
            (("(n + 2 * padding - kernel_size) // stride + 1", "(n + 2 * padding - kernel_size) // stride"),),
-           ("test_conv_output_size",)),
+           ("test_conv_output_size",), keeps=BESIDE_SIZE_AND_LOOP),
     Mutant("size_true_division", "conv_output_size",
            (("(n + 2 * padding - kernel_size) // stride + 1", "(n + 2 * padding - kernel_size) / stride + 1"),),
-           ("test_conv_output_size",)),
+           ("test_conv_output_size",), keeps=BESIDE_SIZE_AND_LOOP),
     Mutant("loop_flipped_kernel", "conv2d_loop",
-           (("np.sum(window * w[f]) + b[f]", "np.sum(window * w[f][:, ::-1, ::-1]) + b[f]"),), ("test_conv2d_loop",)),
+           (("np.sum(window * w[f]) + b[f]", "np.sum(window * w[f][:, ::-1, ::-1]) + b[f]"),), ("test_conv2d_loop",), keeps=BESIDE_SIZE_AND_LOOP),
     Mutant("loop_without_bias", "conv2d_loop", (("np.sum(window * w[f]) + b[f]", "np.sum(window * w[f])"),),
-           ("test_conv2d_loop",)),
+           ("test_conv2d_loop",), keeps=BESIDE_SIZE_AND_LOOP),
     Mutant("loop_ignores_stride_in_windows", "conv2d_loop",
            (("padded[n, :, i * stride:i * stride + kernel_h, j * stride:j * stride + kernel_w]",
-             "padded[n, :, i:i + kernel_h, j:j + kernel_w]"),), ("test_conv2d_loop",)),
+             "padded[n, :, i:i + kernel_h, j:j + kernel_w]"),), ("test_conv2d_loop",), keeps=BESIDE_SIZE_AND_LOOP),
     Mutant("loop_off_by_one_padding", "conv2d_loop",
            (("(padding, padding), (padding, padding)))", "(padding, padding + 1), (padding, padding + 1)))"),
             ("out_h = conv_output_size(height, kernel_h, padding, stride)",
              "out_h = conv_output_size(height + 1, kernel_h, padding, stride)"),
             ("out_w = conv_output_size(width, kernel_w, padding, stride)",
-             "out_w = conv_output_size(width + 1, kernel_w, padding, stride)")), ("test_conv2d_loop",)),
+             "out_w = conv_output_size(width + 1, kernel_w, padding, stride)")), ("test_conv2d_loop",), keeps=BESIDE_SIZE_AND_LOOP),
     Mutant("fast_is_the_loop", "conv2d_fast",
            (("kernel_h, kernel_w = w.shape[2:]", "return conv2d_loop(x, w, b, padding, stride)"),),
            ("test_conv2d_fast",), visible_passes=True),
     Mutant("fast_transposed_kernel", "conv2d_fast",
            (("np.tensordot(windows, w, axes=", "np.tensordot(windows, w.transpose(0, 1, 3, 2), axes="),),
-           ("test_conv2d_fast",)),
+           ("test_conv2d_fast",), keeps=("test_conv2d_loop",)),  # raises on non-square kernels, so conv_forward does
     Mutant("fast_without_bias", "conv2d_fast", (("return out.transpose(0, 3, 1, 2) + b[None, :, None, None]",
-                                                 "return out.transpose(0, 3, 1, 2)"),), ("test_conv2d_fast",)),
+                                                 "return out.transpose(0, 3, 1, 2)"),), ("test_conv2d_fast",),
+           keeps=("test_conv2d_loop", "test_conv_backward", "test_edges")),
     Mutant("fast_stride_on_one_axis", "conv2d_fast", (("windows[:, :, ::stride, ::stride]", "windows[:, :, ::stride, :]"),),
-           ("test_conv2d_fast",)),
+           ("test_conv2d_fast",), keeps=("test_conv2d_loop", "test_conv_backward", "test_edges")),
     Mutant("fast_zeroes_inputs_in_place", "conv2d_fast",
            (("kernel_h, kernel_w = w.shape[2:]",
              "x[...], w[...], b[...] = 0, 0, 0\n    kernel_h, kernel_w = w.shape[2:]"),),
@@ -71,11 +77,26 @@ MUTANTS = [
     Mutant("sobel_sign", "edges", (("return np.stack([g_x, g_x.T])[:, None]", "return -np.stack([g_x, g_x.T])[:, None]"),),
            ("test_edges",)),
     Mutant("magnitude_without_sqrt", "edges", (("np.sqrt(responses[0] ** 2 + responses[1] ** 2)",
-                                                "responses[0] ** 2 + responses[1] ** 2"),), ("test_edges",),
-           visible_passes=True),
+                                                "responses[0] ** 2 + responses[1] ** 2"),), ("test_edges",)),
     Mutant("magnitude_abs_sum", "edges", (("np.sqrt(responses[0] ** 2 + responses[1] ** 2)",
                                            "np.abs(responses[0]) + np.abs(responses[1])"),), ("test_edges",),
            visible_passes=True),
     Mutant("wrong_parameter_count", "q_parameters", (("16 * 3 * 3 * 3 + 16", "16 * 3 * 3 + 16"),),
            ("test_q_parameters",), visible_passes=True),
+    Mutant("forward_drops_padding_and_stride", "conv_backward",
+           (("return conv2d_fast(x, w, b, padding, stride), (x, w, padding, stride)",
+             "return conv2d_fast(x, w, b), (x, w, padding, stride)"),), ("test_conv_backward",), visible_passes=True),
+    Mutant("pool_backward_every_tied_maximum", "max_pool",
+           (("np.add.at(dx, (images, channel_index, rows, cols), dout)",
+             "for i in range(out_h):\n"
+             "        for j in range(out_w):\n"
+             "            region = (slice(None), slice(None), slice(i * stride, i * stride + pool_size),\n"
+             "                      slice(j * stride, j * stride + pool_size))\n"
+             "            is_max = x[region] == x[region].max(axis=(2, 3), keepdims=True)\n"
+             "            dx[region] += is_max * dout[:, :, i:i + 1, j:j + 1]"),),
+           ("test_max_pool",)),
+    Mutant("pool_backward_last_tied_maximum", "max_pool",
+           (("np.divmod(windows.argmax(axis=-1), pool_size)",
+             "np.divmod(pool_size * pool_size - 1 - windows[..., ::-1].argmax(axis=-1), pool_size)"),),
+           ("test_max_pool",)),
 ]
