@@ -7,10 +7,11 @@ Instructor notebooks live in source/, the generated student versions in assignme
 import os
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import GetGrades
 
-from autograder.feedback import HideHiddenTests
+from autograder import feedback
+from autograder.feedback import FeedbackGrades, HideHiddenTests, RenderMath
 from autograder.guard import refuse_plain_autograde
+from autograder.validate import validate_dialog_hook
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -40,6 +41,14 @@ refuse_plain_autograde()
 
 # Seconds per cell when grading or validating; a cell that runs longer is interrupted and scores zero.
 c.Execute.timeout = 60
+# JupyterLab's Validate button (and `nbgrader validate`) runs nbgrader's validator, which reports what
+# `autograder validate` reports: this hook runs that check and hands nbgrader its report (autograder/validate.py).
+c.Execute.on_notebook_start = validate_dialog_hook(timeout=c.Execute.timeout)
 
-# Feedback keeps the student's own work and scores but never the hidden tests or their expected values.
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+# Feedback keeps the student's own work and scores but never the hidden tests or their expected values; a part
+# still waiting for a person says "pending", and formulas are drawn into the page, which loads nothing from the
+# internet (autograder/feedback.py). Set for the feedback's exporter only: Formgrader keeps its own template.
+c.GenerateFeedback.preprocessors = [FeedbackGrades, HideHiddenTests, RenderMath, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.HTMLExporter.template_name = feedback.TEMPLATE_NAME
+c.GenerateFeedback.HTMLExporter.template_file = feedback.TEMPLATE_FILE
+c.GenerateFeedback.HTMLExporter.extra_template_basedirs = feedback.template_basedirs()

@@ -27,6 +27,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from . import notebooks, parallel, sandbox
 from .cells import nbgrader_meta
+from .feedback import write_unreadable_pages
 from .gradebook import (GRADER_LIMIT, CourseSettings, answer_fingerprints, final_score, load_settings, record,
                         write_notebook_atomically)
 from .runner import Limits, SubmissionResult
@@ -599,6 +600,10 @@ def report(course: Path, assignment: str, intake: Intake | None = None, csv_path
         others = [p.name for p in autograded.iterdir() if p.name not in with_notebooks and (p / assignment).is_dir()]
         intake.failures.extend(generate_feedback(course, assignment, with_notebooks, quiet,
                                                  jobs or os.cpu_count() or 1, others))
+    if feedback:  # a notebook that could not be read or was not handed in: nbgrader has nothing to write from
+        for student in intake.gradable if feedback_for is None else feedback_for:
+            write_unreadable_pages(settings, assignment, student,
+                                   results_folder(settings, assignment) / f"{student}.json")
     part_names, rows = collect_grades(settings, assignment, intake)
     csv_path = Path(csv_path or settings.root / "grades" / f"{assignment}.csv").resolve()
     write_csv(csv_path, assignment, part_names, rows)

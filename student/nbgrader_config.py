@@ -6,6 +6,8 @@ when your instructor uses an nbgrader exchange) and the Validate button.
 
 import os
 
+from autograder.validate import validate_dialog_hook
+
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -22,3 +24,5 @@ if "NBGRADER_EXCHANGE" in os.environ:
 
 # Seconds per cell when validating, the same limit as when your work is graded.
 c.Execute.timeout = $timeout
+# The Validate button shows the report of `autograder validate` (see autograder/validate.py).
+c.Execute.on_notebook_start = validate_dialog_hook(timeout=c.Execute.timeout)

@@ -68,8 +68,9 @@ def test_hidden_tests_catch_what_visible_tests_miss(assignment, mutant, tmp_path
     source, released = notebook_path(ROOT / "source", assignment), notebook_path(ROOT / "assignments", assignment)
     student_version = nbformat.read(released, as_version=4)
     solution = nbformat.read(source, as_version=4)
+    # Every answer as the solution has it (written ones too, which validate otherwise lists as TODO).
     answers = {c.metadata.nbgrader["grade_id"]: c.source for c in solution.cells
-               if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
+               if c.metadata.get("nbgrader", {}).get("solution")}
     for cell in student_version.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in answers:

@@ -214,10 +214,13 @@ def test_student_project_files_follow_the_course(built, monkeypatch):
 
     config_text = (folder / "nbgrader_config.py").read_text()
     assert not re.search(r"source|[Ff]eedback|Preprocessor", config_text)
-    assert re.findall(r"autograder\.[\w.]+", config_text) == ["autograder.exchange.PrivateSubmit"]
+    assert re.findall(r"autograder\.[\w.]+", config_text) == ["autograder.validate",
+                                                              "autograder.exchange.PrivateSubmit"]
     monkeypatch.delenv("NBGRADER_EXCHANGE", raising=False)
     alone = PyFileConfigLoader("nbgrader_config.py", path=str(folder)).load_config()
     assert alone.Exchange.root == str(folder / "exchange") and "submit" not in alone.ExchangeFactory
+    # The Validate button reports what `autograder validate` reports (autograder/validate.py, shipped).
+    assert callable(alone.Execute.on_notebook_start) and alone.Execute.timeout == 60
     monkeypatch.setenv("NBGRADER_EXCHANGE", "/srv/exchange")
     config = PyFileConfigLoader("nbgrader_config.py", path=str(folder)).load_config()
     course_id = ed.config_constants(ROOT / "nbgrader_config.py")["CourseDirectory.course_id"]

@@ -5,18 +5,13 @@ grades reach the SQLite gradebook and the CSV, feedback shows no hidden test, ma
 from __future__ import annotations
 
 import csv
-import html
 import re
 
 import nbformat
 import pytest
 
 from conftest import ASSIGNMENT, copy_course, fingerprint, run_autograder
-
-
-def visible_text(page: str) -> str:
-    page = re.sub(r"<(style|script)\b.*?</\1>", "", page, flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", "", page))
+from test_feedback import external_resources, visible_text
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +62,9 @@ def test_feedback_shows_no_hidden_test_source_or_expected_values(graded):
         text = visible_text((course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text())
         leaked = [line for line in hidden_lines if line in text]
         assert not leaked, f"{student}'s feedback shows hidden test code: {leaked[:3]}"
-        assert "BEGIN HIDDEN TESTS" not in text and "Expected" not in text
+        assert "BEGIN HIDDEN TESTS" not in text
+        # Hidden checks never print an expected value; a visible failure shows it, as validate does
+        # (tests/test_feedback.py).
     text = visible_text((course / "feedback" / "wrong_threshold" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text())
     assert "CheckFailure: divergence_threshold: the value is not close to the correct result." in text
     assert "Returned: 1" not in text  # details beyond the first line stay out of hidden-test feedback
@@ -112,3 +109,35 @@ def test_release_still_works_after_submissions_are_graded(graded, tmp_path):
     result = run_autograder("--quiet", "release", ASSIGNMENT, cwd=course)
     assert result.returncode == 0, result.stderr
     assert "An extra remark" in (course / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+
+
+# --- what the feedback pages tell (tests/test_feedback.py has the unit tests) ------------------------------
+
+def test_a_failing_visible_test_shows_in_the_feedback_what_validate_shows(graded):
+    submission = graded.submissions / "sign_1d" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    printed = run_autograder("validate", str(submission))
+    block = re.search(r"^  FAIL  test_gradient_descent_1d \(3 points\)\n((?:        .*\n)+)", printed.stdout, re.M)
+    assert block, printed.stdout
+    message = [line.strip() for line in block.group(1).splitlines()]
+    assert message[0].startswith("CheckFailure: gradient_descent_1d(") and \
+        any(line.startswith("Expected") for line in message)
+    page = visible_text((graded.course / "feedback" / "sign_1d" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text())
+    assert "\n".join(message) in page
+
+
+def test_every_page_of_the_class_is_self_contained_and_the_written_part_waits(graded):
+    pages = sorted((graded.course / "feedback").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.html"))
+    assert len(pages) == len(graded.rows)  # the unreadable submission included
+    for path in pages:
+        assert not external_resources(path.read_text()), path
+    # A student whose written answer stays ungraded here (test_report_after_manual_grading grades solution's).
+    page = visible_text((graded.course / "feedback" / "sign_1d" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text())
+    assert "Written response (Score: pending, out of 3.0)" in page and "3.0 points are pending" in page
+
+
+def test_an_unreadable_submission_gets_a_page_saying_why_it_scored_zero_and_what_to_do(graded):
+    page = visible_text((graded.course / "feedback" / "broken_json" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text())
+    assert f"{ASSIGNMENT} (Score: 0.0 / 20.0)" in page
+    assert f"{ASSIGNMENT}.ipynb: not a valid notebook: broken JSON at line" in page
+    assert str(graded.submissions) not in page  # the server's folders are not the student's business
+    assert "What to do:" in page and "submit it again" in page

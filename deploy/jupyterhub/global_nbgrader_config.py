@@ -16,3 +16,13 @@ c.Exchange.root = "/srv/nbgrader/exchange"
 # A submission readable by its student and the graders only (nbgrader's own submit leaves it readable by every
 # account that learns its name); see autograder/exchange.py.
 c.ExchangeFactory.submit = "autograder.exchange.PrivateSubmit"
+
+# The Validate button shows the same PASS / FAIL / TODO report as `autograder validate` (autograder/validate.py),
+# where the course's environment (which has the autograder package) runs the student's server.
+c.Execute.timeout = 60
+try:
+    from autograder.validate import validate_dialog_hook
+except ImportError:  # an environment without the course's package keeps nbgrader's own dialog
+    pass
+else:
+    c.Execute.on_notebook_start = validate_dialog_hook(timeout=c.Execute.timeout)
