@@ -306,8 +306,10 @@ def edition_pyproject(course: Path) -> str:
     project_file = read_toml(Path(course) / "pyproject.toml")
     project, build = project_file["project"], project_file["build-system"]
     setuptools = project_file.get("tool", {}).get("setuptools", {})
-    packages = setuptools["packages"]  # the same packages; only autograder's instructor modules are left out
-    package_data = {name: files for name, files in setuptools.get("package-data", {}).items() if name in packages}
+    # The same packages, less the instructor's: autograder's sandboxed grading and its templates stay out.
+    packages = [name for name in setuptools["packages"] if not name.startswith("autograder.")]
+    package_data = {name: files for name, files in setuptools.get("package-data", {}).items()
+                    if name in packages and name != "autograder"}
     values = {
         "build_requires": toml_value(build["requires"], inline=True),
         "build_backend": toml_value(build["build-backend"]),
