@@ -272,10 +272,11 @@ def run_student(student: Path, *command: str) -> subprocess.Popen:
 
 
 def filled_in(released: Path, source: Path) -> nbformat.NotebookNode:
-    """The student version with every code answer typed in: the instructor's solution without its markers."""
+    """The student version with every answer typed in (written ones too, which validate would list as TODO):
+    the instructor's solution without its markers."""
     answers = {cell.metadata.nbgrader["grade_id"]: re.sub(r" *### (BEGIN|END) SOLUTION\n?", "", cell.source)
                for cell in nbformat.read(source, as_version=4).cells
-               if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code"}
+               if cell.metadata.get("nbgrader", {}).get("solution")}
     notebook = nbformat.read(released, as_version=4)
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") in answers:

@@ -284,7 +284,9 @@ class Watcher:
         if filename.startswith("<") or filename in self.disguised:
             return False
         path = self.realpath(filename)
-        return _under(path, self.code_roots) and not _under(path, self.own_folder() + SCRATCH_FOLDERS)
+        # The environment may itself live under /tmp (a clone there): it is mounted read-only, so its files are
+        # still the environment's; only the student's own folder is theirs within it.
+        return _under(path, self.code_roots) and not _under(path, self.own_folder())
 
     def from_student(self, frame) -> bool:
         """Whether the nearest caller outside the standard library is the student's code (see the class doc)."""
