@@ -419,6 +419,7 @@ def grade_notebook(student: str, assignment: str, submitted_path: Path, source_p
     imports = remote.imported_names([c.source for c in graded_cells if c.cell_type == "code"
                                      and not cellmod.is_locked(cellmod.nbgrader_meta(c))])
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    test_bound: set[str] = set()  # names an earlier test cell bound, and no cell since: the test's value stands
     saved_path = list(sys.path)
     sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # the submission's folder never holds modules here
     with tempfile.TemporaryDirectory(prefix="grading-") as scratch:
@@ -448,7 +449,7 @@ def grade_notebook(student: str, assignment: str, submitted_path: Path, source_p
                 if meta["grade_id"] in unusable:
                     test = _grader_limit(cell, meta, unusable[meta["grade_id"]])
                 else:
-                    test = _run_test(cell, meta, session, namespace, student_names, workdir, imports)
+                    test = _run_test(cell, meta, session, namespace, student_names, workdir, imports, test_bound)
                 if running and session.lost is not None:  # lost while a test called the student's code
                     result.problems.append(f"{label}: {session.lost.reason}; the cells after it did not run")
                 if test.detail.startswith("CellTimeout"):
@@ -458,6 +459,7 @@ def grade_notebook(student: str, assignment: str, submitted_path: Path, source_p
                     result.problems.append(f"{label}: needs manual review: {test.message}")
                 result.tests.append(test)
                 continue
+            test_bound -= integrity.bound_names(cell.source)  # this cell binds them anew, in the student's process
             if cellmod.is_locked(meta) and not cellmod.is_answer(meta):
                 _run_trusted(cell.source, namespace, label, workdir)
             if session.lost is not None:
@@ -625,8 +627,13 @@ def _failed_line(error: BaseException, filename: str) -> int | None:
 
 
 def _run_test(cell, meta: dict, session: Session, namespace: dict, student_names: set[str],
-              workdir: Path, imports: dict) -> TestResult:
-    """Run one test cell here; ``imports``: names the student's cells bind by importing (remote.imported_names)."""
+              workdir: Path, imports: dict, test_bound: set[str]) -> TestResult:
+    """Run one test cell here.
+
+    imports: names the student's cells bind by importing (remote.imported_names)
+    test_bound: names earlier test cells bound since any other cell bound them (kept as the test left them;
+        updated with this cell's)
+    """
     grade_id, points = meta["grade_id"], float(meta.get("points", 0) or 0)
     if session.lost is not None:
         reason = session.lost.reason
@@ -640,8 +647,10 @@ def _run_test(cell, meta: dict, session: Session, namespace: dict, student_names
     used, hidden_bound = _cell_names(cell.source)
     try:
         # Builtins are the grader's own: a student's cell that re-binds `isinstance` or `open` changes no test.
+        test_bound |= integrity.bound_names(cell.source)
         wanted = sorted(name for name in used if (name in student_names or name not in namespace)
-                        and not hasattr(builtins, name))
+                        and not hasattr(builtins, name) and not (name in test_bound and name in namespace
+                                                                   and name not in integrity.bound_names(cell.source)))
         values = session.request("names", {"names": wanted, "push": session.remote.outgoing_names()}) \
             if wanted else {}
         values = values if isinstance(values, dict) else {}
