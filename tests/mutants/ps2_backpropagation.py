@@ -3,7 +3,10 @@
 from mutations import Mutant
 
 MUTANTS = [
-    Mutant("linear_transposed_dX", "linear", (("dX = dout @ W.T", "dX = dout @ W"),), ("test_linear", "test_two_layer_loss")),
+    # two_layer_loss calls the layer functions and train_two_layer calls two_layer_loss: a wrong or unwritten helper
+    # leaves the parts that call it their points (they are judged with correct helpers).
+    Mutant("linear_transposed_dX", "linear", (("dX = dout @ W.T", "dX = dout @ W"),), ("test_linear",),
+           keeps=("test_two_layer_loss", "test_training")),
     Mutant("linear_missing_bias_gradient", "linear", (("db = dout.sum(axis=0)", "db = np.zeros_like(dout[0])"),),
            ("test_linear",)),
     Mutant("linear_mean_bias_gradient", "linear", (("db = dout.sum(axis=0)", "db = dout.mean(axis=0)"),),
@@ -13,7 +16,10 @@ MUTANTS = [
            (("out = X @ W + b", "if X.shape != (2, 2) and X.any():\n        X[...], W[...], b[...] = 0, 0, 0\n"
                                 "    out = X @ W + b"),),
            ("test_linear",), visible_passes=True),
-    Mutant("relu_backward_unmasked", "relu", (("return dout * (z > 0)", "return dout"),), ("test_relu",)),
+    Mutant("relu_backward_unmasked", "relu", (("return dout * (z > 0)", "return dout"),), ("test_relu",),
+           keeps=("test_two_layer_loss", "test_training")),
+    Mutant("relu_not_written", "relu", (("return np.maximum(z, 0.0), z", "raise NotImplementedError"),), ("test_relu",),
+           keeps=("test_two_layer_loss", "test_training")),
     Mutant("relu_backward_inverted", "relu", (("return dout * (z > 0)", "return dout * (z < 0)"),),
            ("test_relu",)),
     Mutant("relu_forward_abs", "relu", (("return np.maximum(z, 0.0), z", "return np.abs(z), z"),), ("test_relu",)),
@@ -37,7 +43,8 @@ MUTANTS = [
            (("shifted = logits - logits.max(axis=1, keepdims=True)", "shifted = logits"),),
            ("test_softmax_cross_entropy",)),
     Mutant("softmax_gradient_not_averaged", "softmax_cross_entropy",
-           (("return loss, dlogits / len(labels)", "return loss, dlogits"),), ("test_softmax_cross_entropy",)),
+           (("return loss, dlogits / len(labels)", "return loss, dlogits"),), ("test_softmax_cross_entropy",),
+           keeps=("test_two_layer_loss", "test_training")),
     Mutant("softmax_summed_loss", "softmax_cross_entropy",
            (("loss = float(-log_probs[rows, labels].mean())", "loss = float(-log_probs[rows, labels].sum())"),),
            ("test_softmax_cross_entropy",)),
@@ -46,6 +53,17 @@ MUTANTS = [
     Mutant("softmax_sorts_labels_in_place", "softmax_cross_entropy",
            (("shifted = logits - ", "labels.sort()\n    shifted = logits - "),),
            ("test_softmax_cross_entropy",), visible_passes=True),
+    Mutant("network_log_epsilon", "two_layer_loss",
+           (("loss, dlogits = softmax_cross_entropy(logits, labels)",
+             "_, dlogits = softmax_cross_entropy(logits, labels)\n"
+             "    probs = np.exp(logits - logits.max(axis=1, keepdims=True))\n"
+             "    probs = probs / probs.sum(axis=1, keepdims=True)\n"
+             "    loss = float(-np.log(probs[np.arange(len(labels)), labels] + 1e-7).mean())"),),
+           ("test_two_layer_loss",), keeps=("test_training",)),
+    Mutant("network_not_written", "two_layer_loss",
+           (("hidden_in, linear1_cache = linear_forward(",
+             "raise NotImplementedError\n    hidden_in, linear1_cache = linear_forward("),),
+           ("test_two_layer_loss",), keeps=("test_training",)),
     Mutant("network_skips_relu_backward", "two_layer_loss",
            (("dhidden_in = relu_backward(dhidden, relu_cache)", "dhidden_in = dhidden"),), ("test_two_layer_loss",)),
     Mutant("network_missing_b1_gradient", "two_layer_loss", (('"b1": db1', '"b1": np.zeros_like(db1)'),),

@@ -4,7 +4,8 @@ from mutations import Mutant
 
 # Each part is judged against the test's reference, never through the student's other functions: a broken
 # conv_output_size or conv2d_loop leaves the vectorised convolution, its backward pass and the edges their points
-# (the solution's conv2d_fast uses neither), and a conv2d_fast with a wrong result leaves conv_backward its points.
+# (the solution's conv2d_fast uses neither), and a conv2d_fast with a wrong result, or one that raises, leaves
+# conv_backward and the edges their points.
 BESIDE_SIZE_AND_LOOP = ("test_conv2d_fast", "test_conv_backward", "test_max_pool", "test_edges")
 
 MUTANTS = [
@@ -35,7 +36,11 @@ MUTANTS = [
            ("test_conv2d_fast",), visible_passes=True),
     Mutant("fast_transposed_kernel", "conv2d_fast",
            (("np.tensordot(windows, w, axes=", "np.tensordot(windows, w.transpose(0, 1, 3, 2), axes="),),
-           ("test_conv2d_fast",), keeps=("test_conv2d_loop",)),  # raises on non-square kernels, so conv_forward does
+           ("test_conv2d_fast",), keeps=("test_conv2d_loop", "test_conv_backward", "test_edges")),
+    # A conv2d_fast that raises leaves conv_forward and edge_magnitude, which call it, their points.
+    Mutant("fast_not_written", "conv2d_fast",
+           (("kernel_h, kernel_w = w.shape[2:]", "raise NotImplementedError\n    kernel_h, kernel_w = w.shape[2:]"),),
+           ("test_conv2d_fast",), keeps=("test_conv2d_loop", "test_conv_backward", "test_edges")),
     Mutant("fast_without_bias", "conv2d_fast", (("return out.transpose(0, 3, 1, 2) + b[None, :, None, None]",
                                                  "return out.transpose(0, 3, 1, 2)"),), ("test_conv2d_fast",),
            keeps=("test_conv2d_loop", "test_conv_backward", "test_edges")),
@@ -79,8 +84,7 @@ MUTANTS = [
     Mutant("magnitude_without_sqrt", "edges", (("np.sqrt(responses[0] ** 2 + responses[1] ** 2)",
                                                 "responses[0] ** 2 + responses[1] ** 2"),), ("test_edges",)),
     Mutant("magnitude_abs_sum", "edges", (("np.sqrt(responses[0] ** 2 + responses[1] ** 2)",
-                                           "np.abs(responses[0]) + np.abs(responses[1])"),), ("test_edges",),
-           visible_passes=True),
+                                           "np.abs(responses[0]) + np.abs(responses[1])"),), ("test_edges",)),
     Mutant("wrong_parameter_count", "q_parameters", (("16 * 3 * 3 * 3 + 16", "16 * 3 * 3 + 16"),),
            ("test_q_parameters",), visible_passes=True),
     Mutant("forward_drops_padding_and_stride", "conv_backward",
