@@ -369,4 +369,8 @@ QUESTIONS: dict[str, Question] = {
         hints={"B": "Look at the size fit: beyond a few thousand parameters the curve is almost flat. The held-out "
                     "width-128 runs already show this.",
                "C": "That changes how the fit weighs the points, not what the networks can learn."}),
+
+    # --- lesson 10: an autograd engine ---------------------------------------------------------------------
+
+    # --- lesson 11: a GPT from scratch ---------------------------------------------------------------------
 }
