@@ -373,4 +373,6 @@ QUESTIONS: dict[str, Question] = {
     # --- lesson 10: an autograd engine ---------------------------------------------------------------------
 
     # --- lesson 11: a GPT from scratch ---------------------------------------------------------------------
+
+    # --- lesson 12: from a pretrained model to an assistant --------------------------------------------------
 }
