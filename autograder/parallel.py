@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from .runner import Limits, SubmissionResult, TestResult, grade_notebook
+from .runner import Limits, SubmissionResult, grade_notebook, ungraded_parts
 
 
 @dataclass(frozen=True)
@@ -48,16 +48,9 @@ def failed_result(job: Job, reason: str) -> SubmissionResult:
     """Every test of the notebook at zero, with the reason (the grader could not finish this job)."""
     import nbformat
 
-    from .cells import is_graded_part, is_test, nbgrader_meta
     result = SubmissionResult(job.student, job.assignment, os.path.splitext(os.path.basename(job.source))[0])
-    for cell in nbformat.read(job.source, as_version=4).cells:
-        meta = nbgrader_meta(cell)
-        if meta.get("task"):  # a task waits for a person whatever happened to the code
-            result.tests.append(TestResult(meta["grade_id"], float(meta.get("points", 0) or 0), None,
-                                           "needs manual grading", f"Not graded automatically: {reason}.", reason))
-        elif is_test(meta) or is_graded_part(meta):
-            result.tests.append(TestResult(meta["grade_id"], float(meta.get("points", 0) or 0), 0.0, "not run",
-                                           f"Not graded: {reason}.", reason))
+    result.tests = ungraded_parts(nbformat.read(job.source, as_version=4), f"Not graded: {reason}.", reason,
+                                  task_message=f"Not graded automatically: {reason}.")
     result.problems.append(reason)
     return result
 

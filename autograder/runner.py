@@ -375,6 +375,24 @@ def in_submission_folder(workdir: Path):
 _GUARD_INSTALLED: list = []
 
 
+def ungraded_parts(source: nbformat.NotebookNode, message: str, reason: str,
+                   task_message: str | None = None) -> list[TestResult]:
+    """Every graded part of the instructor's notebook, left ungraded for `reason`: tests and written answers at
+    zero ("not run"), task cells waiting for a person whatever happened to the code."""
+    results = []
+    for cell in source.cells:
+        meta = cellmod.nbgrader_meta(cell)
+        if not (cellmod.is_test(meta) or cellmod.is_graded_part(meta)):
+            continue
+        points = float(meta.get("points", 0) or 0)
+        if meta.get("task"):
+            results.append(TestResult(meta["grade_id"], points, None, "needs manual grading",
+                                      task_message or message, reason))
+        else:
+            results.append(TestResult(meta["grade_id"], points, 0.0, "not run", message, reason))
+    return results
+
+
 def grade_notebook(student: str, assignment: str, submitted_path: Path, source_path: Path, released_path: Path,
                    limits: Limits = Limits(), release_folder: Path | None = None,
                    recorded: dict[str, str] | None = None) -> SubmissionResult:
@@ -392,17 +410,12 @@ def grade_notebook(student: str, assignment: str, submitted_path: Path, source_p
         grade_id = cellmod.nbgrader_meta(cell).get("grade_id")
         if grade_id in sources:
             cell.source = sources[grade_id]
-    parts = [c for c in source.cells if cellmod.is_graded_part(cellmod.nbgrader_meta(c))]
     try:
         submitted = read_notebook(submitted_path)
     except NotebookError as error:
         result.readable = False
         result.problems.append(str(error))
-        result.tests = [TestResult(cellmod.nbgrader_meta(c)["grade_id"],
-                                   float(cellmod.nbgrader_meta(c).get("points", 0) or 0),
-                                   None if cellmod.nbgrader_meta(c).get("task") else 0.0,
-                                   "needs manual grading" if cellmod.nbgrader_meta(c).get("task") else "not run",
-                                   "The notebook could not be read.", str(error)) for c in parts]
+        result.tests = ungraded_parts(source, "The notebook could not be read.", str(error))
         result.seconds = time.monotonic() - start
         return result
 

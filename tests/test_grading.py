@@ -5,6 +5,7 @@ grades reach the SQLite gradebook and the CSV, feedback shows no hidden test, ma
 from __future__ import annotations
 
 import csv
+import json
 import re
 
 import nbformat
@@ -29,6 +30,17 @@ def test_malformed_notebook_is_named_and_the_rest_are_graded(graded):
     assert graded.rows["broken_json"]["score"] == "0"
     graded_students = {s for s, row in graded.rows.items() if row["score"] != ""}
     assert graded_students == set(graded.rows) and len(graded_students) > 3
+
+
+def test_an_unreadable_notebook_lists_every_part_at_zero(graded):
+    """Each test and written answer of the broken file is in its result, at zero and saying why, like a notebook
+    that was never handed in: no part simply disappears from what the instructor and the student read."""
+    data = json.loads((graded.course / "grades" / ASSIGNMENT / "broken_json.json").read_text())
+    tests = data["notebooks"][0]["tests"]
+    solution = json.loads((graded.course / "grades" / ASSIGNMENT / "solution.json").read_text())
+    assert [t["grade_id"] for t in tests] == [t["grade_id"] for t in solution["notebooks"][0]["tests"]]
+    assert all(t["score"] == 0 and t["message"] == "The notebook could not be read." for t in tests)
+    assert data["score"] == 0 and data["max_score"] == solution["max_score"]
 
 
 def test_no_submission_file_is_changed_or_deleted(graded):
