@@ -510,35 +510,16 @@ class SharedRandom:
     def __init__(self):
         self.synced: dict | None = None
 
-    @staticmethod
-    def state() -> dict:
-        import random
-        return {"py": random.getstate(), "np": np.random.get_state()}
-
-    @staticmethod
-    def same(first: dict, second: dict) -> bool:
-        return first["py"] == second["py"] and first["np"][2:] == second["np"][2:] \
-            and np.array_equal(first["np"][1], second["np"][1])
-
     def outgoing(self) -> dict | None:
-        now = self.state()
-        if self.synced is not None and self.same(now, self.synced):
+        now = wire.random_state()
+        if self.synced is not None and wire.same_random_state(now, self.synced):
             return None
         self.synced = now
         return now
 
     def incoming(self, state) -> None:
-        import random
-        if not isinstance(state, dict):
-            return
-        try:
-            if "py" in state:
-                random.setstate(state["py"])
-            if "np" in state:
-                np.random.set_state(state["np"])
-        except (TypeError, ValueError, OverflowError):
-            return
-        self.synced = self.state()
+        if wire.set_random_state(state):
+            self.synced = wire.random_state()
 
 
 class SharedNames:

@@ -17,6 +17,7 @@ import collections
 import decimal
 import fractions
 import json
+import random
 import re
 import select
 import socket
@@ -478,3 +479,33 @@ def describe_error(error: BaseException) -> dict:
     message = str(error).strip()
     return {"kind": type(error).__name__, "message": message[:2000],
             "traceback": getattr(error, "shown_traceback", "")}
+
+
+# --- the global random generators: one kernel has one of each, so both sides keep them in step ---------------------
+
+def random_state() -> dict:
+    """A snapshot of the global generators of ``random`` and NumPy, as plain data that crosses the wire."""
+    return {"py": random.getstate(), "np": np.random.get_state()}
+
+
+def set_random_state(state) -> bool:
+    """Restore a :func:`random_state` snapshot from the other side; False (nothing changed) if it is not one."""
+    if not isinstance(state, dict):
+        return False
+    try:
+        if "py" in state:
+            random.setstate(state["py"])
+        if "np" in state:
+            np.random.set_state(state["np"])
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return True
+
+
+def same_random_state(first: dict, second: dict) -> bool:
+    """Whether two :func:`random_state` snapshots are the same state (NumPy's holds an array)."""
+    if first.get("py") != second.get("py") or ("np" in first) != ("np" in second):
+        return False
+    if "np" not in first:
+        return True
+    return first["np"][2:] == second["np"][2:] and np.array_equal(first["np"][1], second["np"][1])

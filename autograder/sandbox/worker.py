@@ -634,39 +634,6 @@ class Worker:
                 if isinstance(name, str) and name.isidentifier():
                     namespace[name] = value
 
-    @staticmethod
-    def rng_state() -> dict:
-        import random
-        state = {"py": random.getstate()}
-        numpy = sys.modules.get("numpy")
-        if numpy is not None:
-            state["np"] = numpy.random.get_state()
-        return state
-
-    @staticmethod
-    def apply_rng(state) -> None:
-        import random
-        if not isinstance(state, dict):
-            return
-        try:
-            if "py" in state:
-                random.setstate(state["py"])
-            numpy = sys.modules.get("numpy")
-            if "np" in state and numpy is not None:
-                numpy.random.set_state(state["np"])
-        except (TypeError, ValueError):
-            pass
-
-    @staticmethod
-    def same_rng(first: dict, second: dict) -> bool:
-        import numpy
-        if first["py"] != second["py"] or ("np" in first) != ("np" in second):
-            return False
-        if "np" in first:
-            a, b = first["np"], second["np"]
-            return a[2:] == b[2:] and numpy.array_equal(a[1], b[1])
-        return True
-
     def _run_student(self, function, seconds: float):
         """Run student code with the time limit armed and the watcher listening."""
         self.seconds = seconds
@@ -698,8 +665,8 @@ class Worker:
         stdout, stderr = CappedText(CELL_TEXT_LIMIT), CappedText(CELL_TEXT_LIMIT)
         self.outputs.clear()
         self.errors.clear()
-        self.apply_rng(rng)
-        state = self.rng_state()
+        wire.set_random_state(rng)
+        state = wire.random_state()
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = stdout, stderr
         try:
@@ -730,9 +697,9 @@ class Worker:
             self.watcher.report("exhausted memory", "a cell ran out of memory")
         if any(e["ename"] in ("BlockingIOError",) and "fork" in " ".join(e["traceback"]) for e in self.errors):
             self.watcher.report("exhausted processes", "could not start more processes")
-        after = self.rng_state()
+        after = wire.random_state()
         return {"outputs": outputs, "failed": failed, "execution_count": self.shell.execution_count - 1,
-                "dropped": dropped, "rng": None if self.same_rng(state, after) else after}
+                "dropped": dropped, "rng": None if wire.same_random_state(state, after) else after}
 
     def op(self, body: dict) -> dict:
         """One thing a test does with the student's objects, as it would happen in one kernel.
@@ -749,8 +716,8 @@ class Worker:
         if not isinstance(args, list) or not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
             raise TypeError("malformed operation")
         self.apply_names(body.get("names"))
-        self.apply_rng(body.get("rng"))
-        state, names = self.rng_state(), self.name_ids()
+        wire.set_random_state(body.get("rng"))
+        state, names = wire.random_state(), self.name_ids()
         watched = {key: value for key, value in list(enumerate(args)) + list(kwargs.items())
                    if type(value).__name__ in ("ndarray", "list", "dict")}
         before = {key: _fingerprint(value) for key, value in watched.items()}
@@ -790,8 +757,8 @@ class Worker:
         reply["stdout"], reply["stderr"] = stdout.value(), stderr.value()
         reply["changed"] = {str(key): value for key, value in watched.items() if _fingerprint(value) != before[key]}
         reply["names"] = self.name_changes(names)
-        after = self.rng_state()
-        reply["rng"] = None if self.same_rng(state, after) else after
+        after = wire.random_state()
+        reply["rng"] = None if wire.same_random_state(state, after) else after
         return reply
 
 
