@@ -658,12 +658,13 @@ def _run_test(cell, meta: dict, session: Session, namespace: dict, student_names
     python = integrity.python_source(cell.source)
     hidden = hidden_lines(python)
     used, hidden_bound = _cell_names(cell.source)
+    cell_bound = integrity.bound_names(cell.source)
     try:
         # Builtins are the grader's own: a student's cell that re-binds `isinstance` or `open` changes no test.
-        test_bound |= integrity.bound_names(cell.source)
+        test_bound |= cell_bound
         wanted = sorted(name for name in used if (name in student_names or name not in namespace)
                         and not hasattr(builtins, name) and not (name in test_bound and name in namespace
-                                                                   and name not in integrity.bound_names(cell.source)))
+                                                                   and name not in cell_bound))
         values = session.request("names", {"names": wanted, "push": session.remote.outgoing_names()}) \
             if wanted else {}
         values = values if isinstance(values, dict) else {}
