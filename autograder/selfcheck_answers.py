@@ -196,8 +196,9 @@ QUESTIONS: dict[str, Question] = {
                "C": "The training loss is near log 10 as well."}),
     "05.q6": Question(
         0.25, see="section 5.2",
-        why="At z = 0 the sigmoid is 0.5 and the slope is 0.5 * 0.5; everywhere else it is smaller. Each sigmoid "
-            "layer therefore shrinks the gradient by at least a factor of 4.",
+        why="At z = 0 the sigmoid is 0.5 and the slope is 0.5 * 0.5; everywhere else it is smaller. The sigmoid's "
+            "slope therefore shrinks the gradient passing through it by at least a factor of 4; the layer's "
+            "weights multiply in as well and can shrink or enlarge it further.",
         hints={1: "That is the slope of an active ReLU unit.",
                0.5: "That is the value of the sigmoid at z = 0, not its slope."}),
     "05.q7": Question(
@@ -326,6 +327,15 @@ QUESTIONS: dict[str, Question] = {
         why="The dot product equals sum_i cos(w_i k), which contains only the offset k; section 6 checked it for 40 "
             "start positions.",
         hints={True: "Look at the plot in section 6: the curves for different start positions coincide."}),
+    "08.q7": Question(
+        "C", see="section 1.2",
+        why="Along the cell state each step multiplies the gradient by the forget gate and by nothing else. With "
+            "forget gates near 1 that product shrinks slowly: section 1.2 measured a gradient on x_1 of the same "
+            "order as on x_50. With gates near 0 or 0.5 it vanished.",
+        hints={"A": "Forget gates near 0 wipe out the cell state at every step: section 1.2 measured the fastest "
+                    "vanishing of all, faster than the plain RNN.",
+               "B": "A forget gate of 0.5 halves the cell-state gradient at every step; over 49 steps little is left.",
+               "D": "Look at the last line of the table in section 1.2: one of the three LSTMs kept its gradient."}),
 
     # --- lesson 09: LLMs and scaling laws --------------------------------------------------------------------
     "09.q1": Question(
@@ -371,8 +381,148 @@ QUESTIONS: dict[str, Question] = {
                "C": "That changes how the fit weighs the points, not what the networks can learn."}),
 
     # --- lesson 10: an autograd engine ---------------------------------------------------------------------
+    "10.q1": Question(
+        2 * 3.0 + 1, see="section 2",
+        why="x reaches f along three uses: twice in x * x (3 each) and once in + x (1). The shares add: "
+            "df/dx = 2x + 1 = 7.",
+        hints={6: "That is the x * x part only; the + x term is a second path from x to f and adds 1.",
+               3: "That is what an engine gets when a backward step overwrites x.grad (=) instead of adding to "
+                  "it (+=): the last share wins.",
+               1: "That is the + x path only; x * x contributes 2x as well.",
+               12: "That is the value of f, not its derivative."}),
+    "10.q2": Question(
+        "A", see="section 2",
+        why="In reverse topological order every node that uses a value runs before it, so the value's gradient "
+            "holds all its shares when it is passed on; section 2 shows the wrong results otherwise.",
+        hints={"B": "The inputs are where the gradients end up, so they are finished last, not first.",
+               "C": "The explicit stack only avoids the recursion limit while computing the order; it is not why "
+                    "the order is needed.",
+               "D": "The sums do commute, but a node passes its gradient on in one go. Passed on before all "
+                    "shares have arrived, it sends an incomplete value (section 2 gets 27 and 36 instead of 12)."}),
+    "10.q3": Question(
+        4, see="section 5",
+        why="b[0] is added to all 4 rows, each of which sends back a gradient of 1; the backward pass of a "
+            "broadcast sums over the broadcast axis: 1 + 1 + 1 + 1 = 4.",
+        hints={1: "That is the gradient of one entry of A. b[0] is used in every row, and the shares add.",
+               12: "Sum only over the broadcast axis (the 4 rows), which leaves one number per entry of b; 12 sums "
+                   "over everything."}),
+    "10.q4": Question(
+        100 * (3 * 100 - 1), tolerance=0, see="section 6",
+        why="f has 3n - 1 = 299 operations, and forward mode runs all of them once per input: 100 x 299 = 29,900.",
+        hints={2 * (3 * 100 - 1): "That is reverse mode: one forward pass and one backward pass.",
+               3 * 100 - 1: "That is one forward-mode sweep, which gives the derivative for one input only.",
+               3 * 100 * 100: "f has 3n - 1 operations, not 3n: n tanh, n products and n - 1 sums."}),
+    "10.q5": Question(
+        "B", see="section 6",
+        why="A Jacobian costs one forward sweep per input (3 here) or one backward pass per output (10,000): "
+            "with few inputs and many outputs, forward mode is far cheaper.",
+        hints={"A": "Reverse mode gives one output's gradient (one row of the Jacobian) per backward pass; that "
+                    "is 10,000 passes here.",
+               "C": "The result is the same, the cost is not: 3 sweeps against 10,000 backward passes.",
+               "D": "Forward mode handles any number of outputs, and reverse mode can run once per output."}),
+    "10.q6": Question(
+        2 * 68, see="section 4.2",
+        why="The weights are inputs of the graph, and inputs accumulate: the second backward() adds another "
+            "dE/dw5 = 68 to the first. That is why a training step starts with zero_grad.",
+        hints={68: "That is dE/dw5 itself, after one call. The engine does not reset the weights' gradients.",
+               0: "backward() does not clear the weights' gradients before adding; it only resets intermediate "
+                  "nodes."}),
 
     # --- lesson 11: a GPT from scratch ---------------------------------------------------------------------
+    "11.q1": Question(
+        1024 * 128 + 128 * 128 + 4 * (12 * 128 ** 2 + 13 * 128) + 2 * 128, tolerance=0, see="section 6",
+        why="N = V d + n_ctx d + L (12 d^2 + 13 d) + 2 d = 131,072 + 16,384 + 4 x 198,272 + 256 = 940,800.",
+        hints={1024 * 128 + 128 * 128 + 4 * (12 * 128 ** 2 + 13 * 128) + 2 * 128 + 1024 * 128:
+               "The output projection is tied to the token embedding, so the V x d matrix is counted once.",
+               4 * (12 * 128 ** 2 + 13 * 128): "That is the blocks only; add the two embeddings and the final layer "
+                                               "norm.",
+               1024 * 128 + 128 * 128 + 4 * (12 * 128 ** 2 + 13 * 128): "Add the final layer norm: a scale and a "
+                                                                         "shift of d numbers each.",
+               1024 * 128 + 128 * 128 + 4 * 12 * 128 ** 2 + 2 * 128: "12 d^2 counts the weight matrices; a block also "
+                                                                     "has 13 d biases and layer-norm parameters."}),
+    "11.q2": Question(
+        True, see="section 4.2",
+        why="d_x = (g - mean(g) - x_hat mean(g x_hat)) / s with g = G gamma; its sum over a row is "
+            "d (mean(g) - mean(g) - mean(x_hat) mean(g x_hat)) / s = 0, because x_hat has mean 0. Shifting every "
+            "input of a row by the same amount does not change the output, so the gradient has no component along "
+            "(1, ..., 1).",
+        hints={False: "Write out the sum over the row of the formula in section 4.2 and use that x_hat has mean 0 "
+                      "over the row."}),
+    "11.q3": Question(
+        0.5, see="section 4.3",
+        why="GELU(x) = x Phi(x), so GELU'(0) = Phi(0) + 0 = 1/2; in the tanh form, 0.5 (1 + tanh 0) + 0 = 0.5.",
+        hints={0: "0 is GELU(0), the value of the function; the question asks for its slope.",
+               1: "1 is the slope of ReLU for positive inputs (and of GELU far to the right); at 0 GELU is "
+                  "halfway between its slopes 0 on the left and 1 on the right."}),
+    "11.q4": Question(
+        3.0 / (2.5 * math.log(2)), tolerance=0.01, see="section 3",
+        why="bits per byte = nats per token / (bytes per token x ln 2) = 3.0 / (2.5 x 0.693) = 1.73.",
+        hints={3.0 / 2.5: "1.2 is in nats per byte; divide by ln 2 to get bits.",
+               3.0 / math.log(2): "That is bits per token; each token holds 2.5 bytes, so divide by 2.5 as well.",
+               3.0 * 2.5 / math.log(2): "A token covers 2.5 bytes, so the loss per byte is smaller than per token: "
+                                        "divide by 2.5, do not multiply."}),
+    "11.q5": Question(
+        "B", see="section 7",
+        why="QK^T and AV are products of activations with activations: 2 n d FLOPs each per token and block forward, "
+            "12 L n d in training, with no parameter behind them. 6N only counts products with weights.",
+        hints={"A": "Section 7 measures the backward pass at exactly twice the forward pass.",
+               "C": "The position embedding is only looked up and added; that is why 6N over-counts it.",
+               "D": "Adam's update is elementwise, and the count in section 7 does not include it."}),
+    "11.q6": Question(
+        3 * 2 * 4 * 64 * 64, tolerance=0, see="section 7",
+        why="Forward, per token and block: 2 n d for Q K^T and 2 n d for A V, over all heads together. Backward doubles "
+            "it, so 12 L n d = 12 x 2 x 64 x 64 = 98,304.",
+        hints={2 * 4 * 64 * 64: "That is the forward pass only; the backward pass costs twice as much again.",
+               6 * 2 * 64 * 64: "That is half the answer: count both blocks and the full n x n scores (this code "
+                                "computes the masked half too)."}),
 
     # --- lesson 12: from a pretrained model to an assistant --------------------------------------------------
+    "12.q1": Question(
+        1 / (1 + math.exp(-1.0)), see="section 2.1",
+        why="P(A preferred) = sigma(r_A - r_B) = sigma(1.0) = 1 / (1 + e^-1) = 0.731.",
+        hints={1.2 / (1.2 + 0.2): "Bradley-Terry compares exp(r_A) with exp(r_B), not r_A with r_B: the "
+                                  "probability is sigma(r_A - r_B).",
+               0.5: "0.5 would mean the two rewards are equal; here A's is higher by 1.",
+               1.0: "The reward difference is 1, but the probability is the sigmoid of that difference."}),
+    "12.q2": Question(
+        "A", see="sections 2.1 and 3.3",
+        why="Preferences depend on reward differences only, and the optimal policy pi_ref exp(r / beta) / Z is "
+            "unchanged too: the common factor exp(5 / beta) cancels in the normalisation.",
+        hints={"B": "Write out pi_ref exp((r + 5) / beta) / Z: the extra factor is the same for every response and "
+                    "cancels.",
+               "C": "sigma(r_A - r_B) only sees the difference, and adding 5 to both leaves it as it was.",
+               "D": "The probabilities of the optimal policy still sum to 1, so not all of them can grow."}),
+    "12.q3": Question(
+        math.exp(2.0) / (math.exp(2.0) + 1), see="section 3.3",
+        why="pi* is proportional to pi_ref exp(r / beta): 0.5 e^2 against 0.5 e^0, so e^2 / (e^2 + 1) = 0.881.",
+        hints={1 / (1 + math.exp(-0.5)): "That multiplies the reward by beta; the optimum divides it by beta, "
+                                         "exp(r / beta).",
+               1 / (1 + math.exp(-1.0)): "That is the answer for beta = 1; divide the rewards by beta = 0.5.",
+               1.0: "Only beta -> 0 puts all the probability on the better response."}),
+    "12.q4": Question(
+        "C", see="section 3.4",
+        why="With no penalty the optimum puts everything on the highest fitted reward, the rambling answer: the "
+            "reward model's score peaks while the judges' reward drops below the reference policy's.",
+        hints={"A": "That is the limit beta -> infinity: a strong penalty keeps the policy at the reference.",
+               "B": "The policy only sees the reward model, and the reward model's favourite is not the judges'.",
+               "D": "A small beta makes the policy more concentrated, not flatter: beta acts like a temperature."}),
+    "12.q5": Question(
+        0.9 ** 20, see="section 5",
+        why="All 20 tokens must be right: 0.9^20 = 0.122.",
+        hints={0.9: "That is the per-token accuracy; an exact match needs every one of the 20 tokens right.",
+               18: "That is the expected number of right tokens, a partial-credit metric; exact match needs all 20.",
+               1 - 0.9 ** 20: "That is the probability that at least one token is wrong."}),
+    "12.q6": Question(
+        10 ** -0.34, see="section 6.1",
+        why="A / (10 N)^alpha = 10^-alpha x A / N^alpha, and 10^-0.34 = 0.457, whatever N is.",
+        hints={0.1: "That would need alpha = 1; the fitted exponent is 0.34.",
+               10 ** -0.28: "0.28 is the exponent of the data term; the parameter term has alpha = 0.34.",
+               1 - 10 ** -0.34: "That is the fraction of the term that is removed; the question asks for the factor "
+                                "it is multiplied by."}),
+    "12.q7": Question(
+        140, see="section 6.3",
+        why="16 bits are 2 bytes per parameter: 70e9 x 2 = 140e9 bytes = 140 GB, too much for one 80-GB GPU.",
+        hints={280: "That is 32-bit precision, 4 bytes per parameter.",
+               70: "That is one byte per parameter (8 bits); 16 bits are two bytes.",
+               35: "That is 4-bit precision, half a byte per parameter."}),
 }

@@ -319,10 +319,50 @@ DERIVED = {
               "entropies = {letter: entropy(softmax(val_logits / t)).mean() for letter, t in options.items()}\n"
               "min(entropies, key=entropies.get)"],
     "08.q6": ["not np.allclose(dot_products, dot_products[0])"],
+    "08.q7": ['options = {"A": "LSTM, b_f = -3", "B": "LSTM, b_f = +0", "C": "LSTM, b_f = +3"}\n'
+              "ratios = {letter: input_gradient_norms[name][0] / input_gradient_norms[name][-1]\n"
+              "          for letter, name in options.items()}\n"
+              '"".join(letter for letter, ratio in ratios.items() if 0.1 < ratio < 10) or "D"'],
     "09.q1": ["training_flops(13e9, 2e12)"],
     "09.q2": ["compute_optimal(1e23)[0]", "compute_optimal(1e23)[1]"],
     "09.q3": ["15e12 / 8e9 / TOKENS_PER_PARAMETER", "15e12 / 8e9"],
     "09.q4": ["untied - gpt2_total", "untied", "untied - gpt2_total + 50257"],
+    "11.q1": ["parameter_formula(1024, 128, 128, 4)", "parameter_formula(1024, 128, 128, 4) + 1024 * 128"],
+    "11.q2": ["upstream, inputs, scale = np.random.default_rng(0).normal(size=(3, 3, 8))\n"
+              "_, ln_cache = layer_norm_forward(inputs, scale[0], np.zeros(8))\n"
+              "bool(np.allclose(layer_norm_backward(upstream, ln_cache)[0].sum(axis=-1), 0))"],
+    "11.q3": ["float(gelu_backward(np.array(1.0), gelu_forward(np.array(0.0))[1]))",
+              "float(gelu_forward(np.array(0.0))[0])"],
+    "11.q4": ["bits_per_byte(3.0, 2.5)", "bits_per_byte(3.0, 1.0)", "3.0 / 2.5"],
+    "11.q5": ['"B" if 0 < measured - 6 * num_params < attention_flops_per_token(n_ctx, d, L) else "none"'],
+    "11.q6": ["attention_flops_per_token(n_ctx, d, L)", "attention_flops_per_token(n_ctx, d, L) // 3"],
+    "12.q1": ["sigmoid(1.2 - 0.2)", "1.2 / (1.2 + 0.2)"],
+    "12.q2": ["shifted = optimal_policy(reference_policy, learned_reward + 5, 0.5)\n"
+              "same_policy = np.allclose(shifted, optimal_policy(reference_policy, learned_reward, 0.5))\n"
+              "same_preferences = np.allclose(sigmoid(X_train @ reward_weights),\n"
+              "                               sigmoid((features[first] @ reward_weights + 5)\n"
+              "                                       - (features[second] @ reward_weights + 5))[:NUM_TRAIN])\n"
+              '"A" if same_policy and same_preferences else "no letter fits"'],
+    "12.q3": ["optimal_policy(np.array([0.5, 0.5]), np.array([1.0, 0.0]), 0.5)[0]",
+              "optimal_policy(np.array([0.5, 0.5]), np.array([1.0, 0.0]), 2.0)[0]",
+              "optimal_policy(np.array([0.5, 0.5]), np.array([1.0, 0.0]), 1.0)[0]"],
+    "12.q4": ["weakest = optimal_policy(reference_policy, learned_reward, betas[-1])\n"
+              "hacked = weakest.argmax() == learned_reward.argmax() != judge_reward.argmax()\n"
+              '"C" if hacked and np.argmax(sweep_learned) == len(betas) - 1 '
+              'and sweep_true[-1] < reference_policy @ judge_reward else "no letter fits"'],
+    "12.q6": ["parameter_term(7e11) / parameter_term(7e10)", "data_term(1.4e13) / data_term(1.4e12)",
+              "1 - parameter_term(7e11) / parameter_term(7e10)"],
+    "12.q7": ["weight_memory_gb(70e9, bits=16)", "weight_memory_gb(70e9, bits=32)", "weight_memory_gb(70e9, bits=8)",
+              "weight_memory_gb(70e9, bits=4)"],
+    "10.q1": ["x = Value(3.0)\nf = x * x + x\nf.backward()\nx.grad",
+              "x = Value(3.0)\nf = x * x + x\nf.backward()\nf.data"],
+    "10.q3": ["b, A = Tensor(np.zeros(3)), Tensor(np.ones((4, 3)))\n(A + b).sum().backward()\nb.grad[0]",
+              "b, A = Tensor(np.zeros(3)), Tensor(np.ones((4, 3)))\n(A + b).sum().backward()\nA.grad[0, 0]",
+              "b, A = Tensor(np.zeros(3)), Tensor(np.ones((4, 3)))\n(A + b).sum().backward()\nb.grad.sum()"],
+    "10.q4": ["forward_counts[100]", "reverse_counts[100]", "forward_counts[100] // 100"],
+    "10.q6": ["error, weights = five_weight_graph(initial_weights)\nerror.backward()\nerror.backward()\n"
+              "weights[4].grad",
+              "error, weights = five_weight_graph(initial_weights)\nerror.backward()\nweights[4].grad"],
 }
 
 EVALUATE = '''
