@@ -70,3 +70,15 @@ def describe(test: TestResult) -> str:
     """One line for an assertion message: what the grader said about a test cell."""
     return (f"{test.grade_id}: {test.status}, {test.score}/{test.points}: {test.message!r} "
             f"(detail: {test.detail[:500]!r})")
+
+
+def assert_full_points(result: SubmissionResult, grade_id: str) -> None:
+    """The test cell grade_id passed with all its points."""
+    test = by_grade_id(result)[grade_id]
+    assert (test.status, test.score) == ("passed", test.points), describe(test)
+
+
+def assert_no_problems_or_findings(result: SubmissionResult) -> None:
+    """Nothing went wrong while grading, and the integrity report has nothing to say about the submission."""
+    assert result.problems == [], result.problems
+    assert result.findings == [], [str(finding) for finding in result.findings]

@@ -19,10 +19,47 @@ import pytest
 from autograder.runner import Limits
 from fidelity.notebook import Assignment, Variant, answer, locked_code, locked_text
 from fidelity.notebook import tests as autograded  # (as `tests`, pytest would collect it)
-from in_process import by_grade_id, describe, release
+from in_process import assert_full_points, assert_no_problems_or_findings, by_grade_id, describe, release
 
 LIMITS = Limits(cell_seconds=30, notebook_seconds=240)
 DATA_FILES = {"data.csv": "epoch,loss\n1,0.9\n2,0.5\n3,0.25\n"}
+
+# A student class with operators, shared by the solution and a wrong submission
+VECTOR = '''\
+class Vector:
+    """A vector of numbers with +, scalar *, len, iteration, indexing and `in`."""
+
+    def __init__(self, components):
+        self.components = list(components)
+
+    def __add__(self, other):
+        return Vector(a + b for a, b in zip(self.components, other.components))
+
+    def __mul__(self, factor):
+        return Vector(factor * a for a in self.components)
+
+    __rmul__ = __mul__
+
+    def __eq__(self, other):
+        return isinstance(other, Vector) and self.components == other.components
+
+    def __len__(self):
+        return len(self.components)
+
+    def __iter__(self):
+        return iter(self.components)
+
+    def __getitem__(self, index):
+        return self.components[index]
+
+    def __contains__(self, value):
+        return value in self.components
+
+    def __repr__(self):
+        return f"Vector({self.components})"
+
+    def norm(self):
+        return sum(a * a for a in self.components) ** 0.5'''
 
 CELLS = (
     locked_text("intro", "# One kernel\n\nEach part below is one function; its test cell checks it."),
@@ -239,43 +276,7 @@ try:
 except ValueError:
     pass'''),
 
-    answer("vectors", '''\
-### BEGIN SOLUTION
-class Vector:
-    """A vector of numbers with +, scalar *, len, iteration, indexing and `in`."""
-
-    def __init__(self, components):
-        self.components = list(components)
-
-    def __add__(self, other):
-        return Vector(a + b for a, b in zip(self.components, other.components))
-
-    def __mul__(self, factor):
-        return Vector(factor * a for a in self.components)
-
-    __rmul__ = __mul__
-
-    def __eq__(self, other):
-        return isinstance(other, Vector) and self.components == other.components
-
-    def __len__(self):
-        return len(self.components)
-
-    def __iter__(self):
-        return iter(self.components)
-
-    def __getitem__(self, index):
-        return self.components[index]
-
-    def __contains__(self, value):
-        return value in self.components
-
-    def __repr__(self):
-        return f"Vector({self.components})"
-
-    def norm(self):
-        return sum(a * a for a in self.components) ** 0.5
-### END SOLUTION'''),
+    answer("vectors", f"### BEGIN SOLUTION\n{VECTOR}\n### END SOLUTION"),
     autograded("test_operators", 1, '''\
 """Vector supports +, scalar *, len, iteration, indexing, `in`, its attribute and its norm method."""
 v, w = Vector([1, 2, 2]), Vector([0, 1, 0])
@@ -517,39 +518,7 @@ class Rectangle(Shape):
 
     def area(self):
         return self.width * self.height''',
-    "vectors": '''\
-class Vector:
-    def __init__(self, components):
-        self.components = list(components)
-
-    def __add__(self, other):
-        return Vector(a - b for a, b in zip(self.components, other.components))
-
-    def __mul__(self, factor):
-        return Vector(factor * a for a in self.components)
-
-    __rmul__ = __mul__
-
-    def __eq__(self, other):
-        return isinstance(other, Vector) and self.components == other.components
-
-    def __len__(self):
-        return len(self.components)
-
-    def __iter__(self):
-        return iter(self.components)
-
-    def __getitem__(self, index):
-        return self.components[index]
-
-    def __contains__(self, value):
-        return value in self.components
-
-    def __repr__(self):
-        return f"Vector({self.components})"
-
-    def norm(self):
-        return sum(a * a for a in self.components) ** 0.5''',
+    "vectors": VECTOR.replace("Vector(a + b", "Vector(a - b"),  # adds by subtracting
     "generators": '''\
 def countdown(n):
     while n >= 0:
@@ -651,14 +620,12 @@ def test_every_cell_has_a_wrong_answer_to_fail_on():
 
 @pytest.mark.parametrize("grade_id", TESTS)
 def test_the_solution_passes(graded, grade_id):
-    test = by_grade_id(graded["solution"])[grade_id]
-    assert (test.status, test.score) == ("passed", test.points), describe(test)
+    assert_full_points(graded["solution"], grade_id)
 
 
 def test_the_solution_is_graded_without_problems_or_findings(graded):
     result = graded["solution"]
-    assert result.problems == [], result.problems
-    assert result.findings == [], [str(finding) for finding in result.findings]
+    assert_no_problems_or_findings(result)
     assert result.score == result.max_score == len(TESTS)
 
 

@@ -24,7 +24,7 @@ import pytest
 from autograder.runner import Limits
 from fidelity.notebook import Assignment, Variant, answer, locked_code, locked_text
 from fidelity.notebook import tests as autograded  # (as `tests`, pytest would collect it)
-from in_process import by_grade_id, describe, release
+from in_process import assert_full_points, assert_no_problems_or_findings, by_grade_id, describe, release
 
 # Short enough that the endless generator costs little, long enough for an honest cell on a busy machine.
 LIMITS = Limits(cell_seconds=8, notebook_seconds=180)
@@ -527,14 +527,12 @@ def test_every_part_but_the_control_is_attacked():
 
 @pytest.mark.parametrize("grade_id", TESTS)
 def test_the_honest_answer_earns_the_points(graded, grade_id):
-    test = by_grade_id(graded["solution"])[grade_id]
-    assert (test.status, test.score) == ("passed", test.points), describe(test)
+    assert_full_points(graded["solution"], grade_id)
 
 
 def test_the_solution_is_graded_without_problems_or_findings(graded):
     result = graded["solution"]
-    assert result.problems == [], result.problems
-    assert result.findings == [], [str(finding) for finding in result.findings]
+    assert_no_problems_or_findings(result)
 
 
 @pytest.mark.parametrize("attack, grade_id", ATTACKED_TESTS)
