@@ -1,6 +1,7 @@
 """The JupyterHub deployment files (deploy/jupyterhub/) load as configuration and agree with each other and
 with the course. JupyterHub itself is not installed here: its configuration is loaded with traitlets alone,
-the way JupyterHub loads it; the gradebook URL itself is exercised against a real server in test_postgres.py."""
+the way JupyterHub loads it; the gradebook URL itself is exercised against a real server in test_postgres.py.
+tests/test_jupyterhub.py runs setup.sh and the hub for real."""
 
 from __future__ import annotations
 
@@ -109,7 +110,7 @@ def test_students_graders_and_the_course_agree_on_course_and_exchange():
     assert student_side.Exchange.root == course_side.Exchange.root
     assert Path(student_side.Exchange.root).is_absolute()
     setup = (DEPLOY / "setup.sh").read_text(encoding="utf-8")
-    assert f"EXCHANGE={student_side.Exchange.root}\n" in setup
+    assert default(setup, "EXCHANGE") == student_side.Exchange.root
     # The exchange is laid out, and students submit, as on the machine tests/test_exchange.py sets up.
     assert 'bash "$HERE/../../tools/exchange-setup.sh" "$EXCHANGE" "$GRADER" "$COURSE_DIR"' in setup
     one_machine = load("student_nbgrader_config.py", ROOT / "tools")
@@ -123,8 +124,46 @@ def test_the_course_side_settings_point_the_gradebook_at_postgresql_as_the_grade
     assert url.drivername == "postgresql+psycopg2"  # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3
     assert url.password is None and url.host is None  # the socket and peer login: no secret in the file
     setup = (DEPLOY / "setup.sh").read_text(encoding="utf-8")
-    assert f"GRADER={url.username}\n" in setup and f"DATABASE={url.database}\n" in setup
-    assert f'GRADER_ACCOUNT = "{url.username}"' in (DEPLOY / "jupyterhub_config.py").read_text(encoding="utf-8")
+    assert default(setup, "GRADER") == url.username and default(setup, "DATABASE") == url.database
+    assert default(setup, "PG_SOCKET") == url.query["host"]
+    [service] = load("jupyterhub_config.py").JupyterHub.services
+    assert service["user"] == url.username
+
+
+def default(setup: str, name: str) -> str:
+    """The production default setup.sh gives a setting (NAME=${NNFS_NAME:-default})."""
+    found = re.search(rf"^{name}=\$\{{NNFS_{name}:-([^}}]+)\}}", setup, re.MULTILINE)
+    assert found, f"setup.sh sets no {name} with a default"
+    return found.group(1)
+
+
+def test_setup_adjusts_each_production_path_it_finds_in_the_shipped_files(tmp_path):
+    """setup.sh's adjusted() rewrites the exchange and the gradebook's URL where they are changed (a scratch install):
+    each pattern it looks for must be in the files it installs, or a changed path would silently stay the default."""
+    setup = (DEPLOY / "setup.sh").read_text(encoding="utf-8")
+    body = setup[setup.index("adjusted() {"):]
+    body = body[:body.index("\n}\n") + 3]
+    script = (f"{body}\nEXCHANGE=/x/exchange GRADER=g DATABASE=d PG_SOCKET=/x/socket\n"
+              'adjusted "$1"')
+    course_side = subprocess.run(["bash", "-c", script, "adjusted", str(DEPLOY / "course_settings.py")],
+                                 capture_output=True, text=True, check=True).stdout
+    student_side = subprocess.run(["bash", "-c", script, "adjusted", str(DEPLOY / "global_nbgrader_config.py")],
+                                  capture_output=True, text=True, check=True).stdout
+    (tmp_path / "course_settings.py").write_text(course_side)
+    (tmp_path / "global_nbgrader_config.py").write_text(student_side)
+    adjusted = load("course_settings.py", tmp_path)
+    assert adjusted.Exchange.root == "/x/exchange" == load("global_nbgrader_config.py", tmp_path).Exchange.root
+    assert adjusted.CourseDirectory.db_url == "postgresql+psycopg2://g@/d?host=/x/socket"
+
+
+def test_the_grader_alone_gets_formgraders_server_extension():
+    """setup.sh turns it off in the environment; the grader's own settings turn it on (by name, over the rest)."""
+    setup = (DEPLOY / "setup.sh").read_text(encoding="utf-8")
+    assert "server extension disable --sys-prefix nbgrader.server_extensions.formgrader" in setup
+    assert load("grader_jupyter_server_config.py").ServerApp.jpserver_extensions == {
+        "nbgrader.server_extensions.formgrader": True}
+    # Disabled lab plugins are locked by JupyterLab; unlocked, the grader's user-level setting can turn them on.
+    assert 'labextension unlock --level=sys_prefix "$plugin"' in setup
 
 
 def test_appended_to_the_course_configuration_they_win_and_the_rest_stays(tmp_path, monkeypatch):
@@ -168,4 +207,7 @@ def test_the_systemd_unit_starts_the_hub_with_the_installed_configuration():
     assert start[0].endswith("/jupyterhub") and start[1:] == ["-f", "/etc/jupyterhub/jupyterhub_config.py"]
     assert "/etc/jupyterhub/jupyterhub_config.py" in (DEPLOY / "setup.sh").read_text(encoding="utf-8")
     assert os.path.dirname(start[0]) == "/opt/nnfs/venv/bin"
+    setup = (DEPLOY / "setup.sh").read_text(encoding="utf-8")
+    assert default(setup, "ENV_BIN") == os.path.dirname(start[0])
+    assert default(setup, "HUB_STATE") == unit["Service"]["WorkingDirectory"]
     assert unit["Install"]["WantedBy"] == "multi-user.target"

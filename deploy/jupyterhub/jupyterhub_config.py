@@ -13,12 +13,14 @@ from pathlib import Path
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 
 COURSE_ID = "nn-from-scratch"  # must equal c.CourseDirectory.course_id of the course's nbgrader_config.py
-GRADER_ACCOUNT = "nnfs-grader"  # Unix account that owns the course folder and runs Formgrader and grading
+# The production defaults, which setup.sh and jupyterhub.service use too; each can be changed by the environment
+# variable named beside it (tests/test_jupyterhub.py runs the hub on scratch folders, ports and accounts).
+GRADER_ACCOUNT = os.environ.get("NNFS_GRADER", "nnfs-grader")  # owns the course folder, runs Formgrader, grades
 COURSE_DIR = os.environ.get("NNFS_COURSE_DIR", "/srv/nnfs/course")  # the course repository's checkout
 ENV_BIN = os.environ.get("NNFS_ENV_BIN", "/opt/nnfs/venv/bin")  # course environment: nbgrader, jupyterlab, nnfs
 ROSTER = os.environ.get("NNFS_ROSTER", "/etc/jupyterhub/nnfs-roster.txt")
 HUB_STATE = os.environ.get("NNFS_HUB_STATE", "/srv/jupyterhub")  # the hub's own files (not the gradebook)
-FORMGRADER_PORT = 9999
+FORMGRADER_PORT = int(os.environ.get("NNFS_FORMGRADER_PORT", "9999"))
 ROLES = ("student", "grader", "admin")
 
 

@@ -14,17 +14,25 @@
 #   7. publishes a read-only copy of the lessons in /srv/nnfs/lessons (the course folder itself is closed to
 #      students: it holds the hidden tests), then checks the gradebook and the sandbox as the grader account;
 #   8. installs and starts the jupyterhub systemd unit (when systemd runs here).
-# Paths can be changed with NNFS_COURSE_DIR and NNFS_ENV_BIN; if you change them, change the same defaults in
-# jupyterhub_config.py and jupyterhub.service too.
+# Every path and name below can be changed by an environment variable of the same name with NNFS_ in front
+# (NNFS_COURSE_DIR, NNFS_ENV_BIN, NNFS_EXCHANGE, ...); the defaults are the production ones, which
+# jupyterhub_config.py and jupyterhub.service also use (change them there too). tests/test_jupyterhub.py runs this
+# script with every folder inside a scratch root, its own PostgreSQL server (NNFS_PG_SOCKET) and uniquely named
+# accounts. Settings files are adjusted to a changed path or name as they are installed. systemctl is used only
+# with the production unit folder and socket: a scratch run never starts or enables a system service.
 set -euo pipefail
 
 COURSE_DIR=${NNFS_COURSE_DIR:-/srv/nnfs/course}
 ENV_BIN=${NNFS_ENV_BIN:-/opt/nnfs/venv/bin}
-GRADER=nnfs-grader
-DATABASE=nnfs_gradebook
-EXCHANGE=/srv/nbgrader/exchange
-HUB_STATE=/srv/jupyterhub
-LESSONS=/srv/nnfs/lessons
+GRADER=${NNFS_GRADER:-nnfs-grader}
+DATABASE=${NNFS_DATABASE:-nnfs_gradebook}
+EXCHANGE=${NNFS_EXCHANGE:-/srv/nbgrader/exchange}
+HUB_STATE=${NNFS_HUB_STATE:-/srv/jupyterhub}
+LESSONS=${NNFS_LESSONS:-/srv/nnfs/lessons}
+HUB_CONFIG_DIR=${NNFS_HUB_CONFIG_DIR:-/etc/jupyterhub}  # jupyterhub_config.py and the roster
+JUPYTER_CONFIG_DIR=${NNFS_JUPYTER_CONFIG_DIR:-/etc/jupyter}  # every account's nbgrader_config.py
+PG_SOCKET=${NNFS_PG_SOCKET:-/var/run/postgresql}  # the folder of PostgreSQL's Unix socket
+SYSTEMD_DIR=${NNFS_SYSTEMD_DIR:-/etc/systemd/system}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MARKER="Course-side nbgrader settings for the JupyterHub deployment"
 
@@ -45,7 +53,17 @@ command -v configurable-http-proxy >/dev/null 2>&1 || \
 as_grader() {  # run a command as the grader account, with its own home (for --user settings)
   runuser -u "$GRADER" -- env HOME="$(getent passwd "$GRADER" | cut -d: -f6)" "$@"
 }
-as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+as_postgres() { (cd / && runuser -u postgres -- env PGHOST="$PG_SOCKET" "$@"); }
+# systemd is asked to start or enable services only for a production install (default unit folder and socket).
+use_systemd() {
+  [ "$SYSTEMD_DIR" = /etc/systemd/system ] && [ "$PG_SOCKET" = /var/run/postgresql ] &&
+    command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]
+}
+# The shipped settings name the production paths; as installed, they name the ones this run uses.
+adjusted() {
+  sed -e "s|\"/srv/nbgrader/exchange\"|\"$EXCHANGE\"|" \
+      -e "s|nnfs-grader@/nnfs_gradebook?host=/var/run/postgresql|$GRADER@/$DATABASE?host=$PG_SOCKET|" "$1"
+}
 
 step "1. system packages"
 missing=()
@@ -56,7 +74,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}"
 fi
-if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+if use_systemd; then
   systemctl enable --now postgresql
 fi
 
@@ -77,29 +95,35 @@ if [ -z "$(as_postgres psql -tAc "SELECT 1 FROM pg_database WHERE datname = '$DA
 fi
 
 step "5. configuration files"
-install -D -m 0644 "$HERE/global_nbgrader_config.py" /etc/jupyter/nbgrader_config.py
-install -D -m 0644 "$HERE/jupyterhub_config.py" /etc/jupyterhub/jupyterhub_config.py
-if [ ! -f /etc/jupyterhub/nnfs-roster.txt ]; then
+install -d -m 0755 "$JUPYTER_CONFIG_DIR" "$HUB_CONFIG_DIR"
+adjusted "$HERE/global_nbgrader_config.py" > "$JUPYTER_CONFIG_DIR/nbgrader_config.py"
+chmod 0644 "$JUPYTER_CONFIG_DIR/nbgrader_config.py"
+install -m 0644 "$HERE/jupyterhub_config.py" "$HUB_CONFIG_DIR/jupyterhub_config.py"
+if [ ! -f "$HUB_CONFIG_DIR/nnfs-roster.txt" ]; then
   # The example with every entry commented out: nobody can log in until the roster is edited.
-  sed -E 's/^([a-z])/# \1/' "$HERE/nnfs-roster.example.txt" > /etc/jupyterhub/nnfs-roster.txt
-  chmod 0644 /etc/jupyterhub/nnfs-roster.txt
+  sed -E 's/^([a-z])/# \1/' "$HERE/nnfs-roster.example.txt" > "$HUB_CONFIG_DIR/nnfs-roster.txt"
+  chmod 0644 "$HUB_CONFIG_DIR/nnfs-roster.txt"
 fi
 grader_home=$(getent passwd "$GRADER" | cut -d: -f6)
 install -d -o "$GRADER" -g "$GRADER" -m 0755 "$grader_home/.jupyter"
 install -o "$GRADER" -g "$GRADER" -m 0644 "$HERE/grader_jupyter_server_config.py" \
   "$grader_home/.jupyter/jupyter_server_config.py"
 if ! grep -qF "$MARKER" "$COURSE_DIR/nbgrader_config.py"; then
-  { echo; cat "$HERE/course_settings.py"; } >> "$COURSE_DIR/nbgrader_config.py"
+  { echo; adjusted "$HERE/course_settings.py"; } >> "$COURSE_DIR/nbgrader_config.py"
 fi
 install -d -m 0700 "$HUB_STATE"
 
 step "6. Formgrader and Create Assignment only for $GRADER"
+# The server extension is what serves Formgrader's pages and API: off in the environment, on in the grader's
+# jupyter_server_config.py (installed in step 5; `jupyter server extension enable --user` cannot turn on what the
+# user's own folder never listed). The lab extensions only add menus: JupyterLab locks a plugin it disables,
+# which would keep the grader's user-level setting from turning it back on, so they are unlocked again.
 "$ENV_BIN/jupyter" server extension disable --sys-prefix nbgrader.server_extensions.formgrader
-"$ENV_BIN/jupyter" labextension disable --level=sys_prefix @jupyter/nbgrader:formgrader
-"$ENV_BIN/jupyter" labextension disable --level=sys_prefix @jupyter/nbgrader:create-assignment
-(cd / && as_grader "$ENV_BIN/jupyter" server extension enable --user nbgrader.server_extensions.formgrader)
-(cd / && as_grader "$ENV_BIN/jupyter" labextension enable --level=user @jupyter/nbgrader:formgrader)
-(cd / && as_grader "$ENV_BIN/jupyter" labextension enable --level=user @jupyter/nbgrader:create-assignment)
+for plugin in @jupyter/nbgrader:formgrader @jupyter/nbgrader:create-assignment; do
+  "$ENV_BIN/jupyter" labextension disable --level=sys_prefix "$plugin"
+  "$ENV_BIN/jupyter" labextension unlock --level=sys_prefix "$plugin"
+  (cd / && as_grader "$ENV_BIN/jupyter" labextension enable --level=user "$plugin")
+done
 
 step "7. lessons in $LESSONS; checks as $GRADER"
 install -d -m 0755 "$(dirname "$LESSONS")"
@@ -120,12 +144,14 @@ print('sandbox: student code can run in bubblewrap as this account')
 ")
 
 step "8. systemd unit"
-install -D -m 0644 "$HERE/jupyterhub.service" /etc/systemd/system/jupyterhub.service
-if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+install -D -m 0644 "$HERE/jupyterhub.service" "$SYSTEMD_DIR/jupyterhub.service"
+if use_systemd; then
   systemctl daemon-reload
   systemctl enable --now jupyterhub
   echo "JupyterHub runs on port 8000. Add people to /etc/jupyterhub/nnfs-roster.txt, then: systemctl restart jupyterhub"
 else
-  echo "systemd is not running here: start the hub with"
-  echo "  cd $HUB_STATE && $ENV_BIN/jupyterhub -f /etc/jupyterhub/jupyterhub_config.py"
+  echo "The hub is not started here (no systemd, or not the production paths): start it, as root, with"
+  echo "  cd $HUB_STATE && NNFS_COURSE_DIR=$COURSE_DIR NNFS_ENV_BIN=$ENV_BIN NNFS_GRADER=$GRADER \\"
+  echo "    NNFS_ROSTER=$HUB_CONFIG_DIR/nnfs-roster.txt NNFS_HUB_STATE=$HUB_STATE \\"
+  echo "    $ENV_BIN/jupyterhub -f $HUB_CONFIG_DIR/jupyterhub_config.py"
 fi
