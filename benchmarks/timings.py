@@ -25,6 +25,8 @@ from autograder import grading  # noqa: E402
 from autograder.validate import run_notebook  # noqa: E402
 
 TARGET_SECONDS = {"lessons": 20, "source": 30, "start-up": 3}
+# The GPT lesson trains for about a minute of its two-minute budget; every other lesson has the folder's target.
+NOTEBOOK_TARGET_SECONDS = {"11_gpt_from_scratch.ipynb": 120}
 
 
 def time_start_up() -> None:
@@ -41,13 +43,13 @@ def time_start_up() -> None:
 
 def time_notebooks(folder: str) -> None:
     """Run every notebook of a folder on a fresh kernel and print its time against the target."""
-    target = TARGET_SECONDS[folder]
-    print(f"{folder}/ (fresh kernel, target <= {target} s):")
+    print(f"{folder}/ (fresh kernel, target <= {TARGET_SECONDS[folder]} s unless said):")
     for path in sorted((ROOT / folder).rglob("*.ipynb")):
+        target = NOTEBOOK_TARGET_SECONDS.get(path.name, TARGET_SECONDS[folder])
         start = time.perf_counter()
-        run_notebook(path, timeout=120)
+        run_notebook(path, timeout=300)
         seconds = time.perf_counter() - start
-        flag = "" if seconds <= target else "  <-- over target"
+        flag = "" if seconds <= target else f"  <-- over its target of {target} s"
         print(f"  {path.name:<40} {seconds:6.1f} s{flag}")
 
 

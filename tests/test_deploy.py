@@ -70,7 +70,7 @@ def test_the_hub_lets_the_roster_in_and_gives_the_graders_the_formgrader(hub_con
     assert hub_config.JupyterHub.authenticator_class == "pam"
     assert hub_config.Authenticator.allowed_users == {"lecturer", "ta1", "alice", "bob"}
     assert hub_config.Authenticator.admin_users == {"lecturer"}
-    assert hub_config.JupyterHub.load_groups == {f"formgrade-{course_id}": ["lecturer", "ta1"]}
+    assert hub_config.JupyterHub.load_groups == {f"formgrade-{course_id}": {"users": ["lecturer", "ta1"]}}
     [service] = hub_config.JupyterHub.services
     assert service["name"] == course_id  # nbgrader's course list finds Formgrader by the course id
     assert service["cwd"] == "/somewhere/course" and service["user"] == "nnfs-grader"

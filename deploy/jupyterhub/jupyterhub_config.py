@@ -62,7 +62,7 @@ c.Authenticator.admin_users = set(people["admin"])
 # --- the graders' shared Formgrader ------------------------------------------------------------------------
 # nbgrader's course list shows a grader the course's Formgrader when the grader belongs to the group
 # formgrade-<course id> and may reach the service named <course id>.
-c.JupyterHub.load_groups = {f"formgrade-{COURSE_ID}": graders}
+c.JupyterHub.load_groups = {f"formgrade-{COURSE_ID}": {"users": graders}}
 c.JupyterHub.load_roles = [
     {
         "name": f"formgrade-{COURSE_ID}",
