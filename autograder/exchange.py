@@ -24,7 +24,7 @@ cannot list, keep them out.
 - :class:`PrivateSubmit` (the students' ``c.ExchangeFactory.submit``, see tools/student_nbgrader_config.py)
   gives the submission to its owner and the instructors' group (the group of the inbound folder, which nbgrader
   makes set-group-id), and closes the student's local copy of it, which holds the secret that names their
-  feedback, to everyone else.
+  feedback, to everyone else. It refuses ``--student`` with another account's name, with a message.
 - :class:`PrivateReleaseFeedback` (the course's ``c.ExchangeFactory.release_feedback``) lets only the
   student's own account read their feedback file (a POSIX ACL).
 """
@@ -47,7 +47,7 @@ from traitlets import Bool, Float
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.exchange.default.submit import ExchangeSubmit
-from nbgrader.utils import check_mode, ignore_patterns, notebook_hash, parse_utc
+from nbgrader.utils import check_mode, get_username, ignore_patterns, notebook_hash, parse_utc
 
 # A submission readable only by its owner and the instructors' group, who can delete it later (nbgrader makes
 # its folder 0777 for that).
@@ -245,7 +245,17 @@ class CheckedCollect(ExchangeCollect):
 
 
 class PrivateSubmit(ExchangeSubmit):
-    """nbgrader's submit, leaving the submission readable only by its owner and the instructors' group."""
+    """nbgrader's submit, leaving the submission readable only by its owner and the instructors' group, and only
+    ever under its owner's name."""
+
+    def init_dest(self):
+        # nbgrader's --student lets anyone hand in under any name; the course's collect would refuse it later
+        # (CheckedCollect), but the student who typed it deserves to hear now, before anything is copied.
+        claimed, account = self.coursedir.student_id, get_username()
+        if claimed not in ("*", account):
+            self.fail(f"Not submitted: you are logged in as {account}, and work can only be handed in under your own "
+                      f"name, not as {claimed}. Submit again without --student.")
+        super().init_dest()
 
     def _private(self) -> bool:
         """Can the instructors still read a private submission (it takes the set-group-id inbound's group)?"""

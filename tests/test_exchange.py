@@ -245,14 +245,18 @@ def _submissions(exchange: Path, student: str, course_id: str = COURSE_ID) -> li
     return sorted(found, key=found.get)
 
 
-def _submit_in_the_name_of(bob: Account, alice: Account, course: Path) -> subprocess.CompletedProcess:
-    """bob hands in a notebook marked FORGED BY BOB with `nbgrader submit --student=<alice>`."""
+# What a student names on the command line to use nbgrader's own submit instead of the course's
+NBGRADER_SUBMIT = "--ExchangeFactory.submit=nbgrader.exchange.default.submit.ExchangeSubmit"
+
+
+def _submit_in_the_name_of(bob: Account, alice: Account, course: Path, *options: str) -> subprocess.CompletedProcess:
+    """bob hands in a notebook marked FORGED BY BOB with `nbgrader submit --student=<alice>` (and options)."""
     forged = bob.home / "forged" / ASSIGNMENT
-    forged.mkdir(parents=True)
+    forged.mkdir(parents=True, exist_ok=True)
     shutil.copy(course / "assignments" / ASSIGNMENT / NOTEBOOK, forged)
     _notebook(forged / NOTEBOOK, "FORGED BY BOB")
     _checked(_run(["chown", "-R", f"{bob.uid}:{bob.gid}", bob.home / "forged"]))
-    return bob.run("nbgrader", "submit", ASSIGNMENT, f"--student={alice.name}", cwd=forged.parent)
+    return bob.run("nbgrader", "submit", ASSIGNMENT, f"--student={alice.name}", *options, cwd=forged.parent)
 
 
 @dataclass
@@ -305,7 +309,9 @@ def _run_flow(base: Path, instructor: Account, alice: Account, bob: Account, eve
     steps["eve submits"] = eve.nbgrader("submit", ASSIGNMENT)
 
     # bob hands in work in alice's name, and a submission whose notebook links to the instructor notebook.
-    steps["bob submits as alice"] = _submit_in_the_name_of(bob, alice, course)
+    flow.attacks["bob submits as alice"] = _submit_in_the_name_of(bob, alice, course)
+    # The course's submit refuses; bob names nbgrader's own on the command line, and that one takes it.
+    steps["bob submits as alice with nbgrader's submit"] = _submit_in_the_name_of(bob, alice, course, NBGRADER_SUBMIT)
     linked = _inbound(exchange) / f"{bob.name}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+link"
     flow.attacks["link"] = bob.attempt(["mkdir", str(linked)], ["symlink", str(linked / NOTEBOOK), str(source)])
     flow.paths["link"] = linked
@@ -462,8 +468,12 @@ def test_a_student_not_in_the_roster_is_not_collected(flow):
     assert len(_submissions(flow.exchange, flow.eve.name)) == 1  # left in the exchange for the instructor
 
 
-def test_work_handed_in_under_another_name_is_not_collected(flow):
-    assert flow.steps["bob submits as alice"].returncode == 0  # nbgrader's submit lets bob do it
+def test_work_handed_in_under_another_name_is_refused_then_not_collected(flow):
+    refused = flow.attacks["bob submits as alice"]
+    assert refused.returncode != 0
+    assert (f"Not submitted: you are logged in as {flow.bob.name}, and work can only be handed in under your own "
+            f"name, not as {flow.alice.name}") in refused.stdout + refused.stderr
+    assert flow.steps["bob submits as alice with nbgrader's submit"].returncode == 0  # nbgrader's lets bob do it
     forged = [p for p in _submissions(flow.exchange, flow.alice.name) if p.stat().st_uid == flow.bob.uid]
     assert len(forged) == 1
     assert f"Not collected: inbound/{forged[0].name} claims to be from {flow.alice.name} but was made by " \

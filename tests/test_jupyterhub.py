@@ -623,8 +623,15 @@ def test_two_students_fetch_ps1_one_solves_it_both_submit(server, people):
         page.goto(f"{server.hub.base}/user/{server.alice.name}/lab/tree/{ASSIGNMENT}/{NOTEBOOK}")
         expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible()
         people.shot(server.alice, "solution_written")
-        # bob hands in alice's work under her name, from his terminal: the exchange takes it, collect must not.
+        # bob hands in work under alice's name from his terminal: the course's submit refuses; with nbgrader's own,
+        # named on the command line, the exchange takes it, and collect must not.
+        refused = as_account(server.bob.name, "nbgrader", "submit", ASSIGNMENT, f"--student={server.alice.name}",
+                             cwd=server.bob.home, bin_folder=server.bin)
+        assert refused.returncode != 0, refused.stdout + refused.stderr
+        assert (f"Not submitted: you are logged in as {server.bob.name}, and work can only be handed in under your "
+                f"own name, not as {server.alice.name}") in refused.stdout + refused.stderr
         forged = as_account(server.bob.name, "nbgrader", "submit", ASSIGNMENT, f"--student={server.alice.name}",
+                            "--ExchangeFactory.submit=nbgrader.exchange.default.submit.ExchangeSubmit",
                             cwd=server.bob.home, bin_folder=server.bin)
         server.facts["forged submit"] = forged
         for student in (server.alice, server.bob):
